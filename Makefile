@@ -1,0 +1,35 @@
+# Two commands for a fresh clone: `make run` and `make test`. The venv is built once; the stamp file
+# makes later calls skip the install (seconds, not a minute) until pyproject.toml or constraints change.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.rvosbench-installed
+PYTEST_ARGS ?=
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: run test bench install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/rvosbench run ablations/jsc.yaml
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(VENV)/bin/rvosbench bench metrics
+	$(VENV)/bin/rvosbench bench data
+	$(VENV)/bin/rvosbench bench model models/proxyformer_tiny.yaml
+	$(VENV)/bin/rvosbench bench attention
+
+clean:
+	rm -rf $(VENV) .pytest_cache runs reports/out

@@ -1,0 +1,66 @@
+"""``rvosbench`` command line: one sub-command per module in this package.
+
+Errors a user can cause arrive as :class:`~rvosbench.core.errors.UserError` and are printed as one line
+``rvosbench: error: <where>: <what> (<what to do>)`` with exit status 2; ``--debug`` re-raises them
+with the traceback. Anything else is a bug in rvosbench and keeps its traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+import rvosbench
+from rvosbench.core.errors import UserError
+
+# sub-command name -> module in rvosbench.cli exposing ``add_parser(subparsers)`` and ``run(args)``
+COMMANDS = {
+    "list": "list_cmd",
+    "show": "show_cmd",
+    "run": "run_cmd",
+    "eval": "eval_cmd",
+    "report": "report_cmd",
+    "leaderboard": "leaderboard_cmd",
+    "data": "data_cmd",
+    "bench": "bench_cmd",
+    "predict": "predict_cmd",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rvosbench",
+        description="Benchmark and ablation framework for referring video object segmentation.",
+    )
+    parser.add_argument("--version", action="version", version=f"rvosbench {rvosbench.__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    common.add_argument("--plugin", action="append", default=[], metavar="FILE_OR_MODULE",
+                        help="load a plug-in that registers models/benchmarks (repeatable)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"rvosbench.cli.{module_name}")
+        module.add_parser(subparsers, name, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.handler(args)
+    except UserError as error:
+        if args.debug:
+            raise
+        print(f"rvosbench: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("rvosbench: interrupted; finished cells are kept, run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

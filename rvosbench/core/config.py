@@ -1,0 +1,147 @@
+"""Config files: YAML with ``_base_`` inheritance (mmengine Config), ``--set`` overrides, diffs.
+
+Semantics are mmengine's, so OpenMMLab users feel at home: ``_base_`` is a path or a list of paths
+relative to the file; dicts deep-merge with the child last; lists and scalars replace; ``_delete_: true``
+replaces a dict. Every file in the chain is first read by :mod:`rvosbench.core.yamlio`, so a syntax error
+or a bad key is reported as ``file:line`` instead of a parser traceback from deep inside mmengine.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from mmengine.config import Config
+
+from rvosbench.core.errors import ConfigError, did_you_mean
+from rvosbench.core.yamlio import parse_scalar, read_yaml
+
+
+@dataclass
+class LoadedConfig:
+    """A resolved config (plain dicts) plus where each key came from, for error messages."""
+
+    data: dict[str, Any]
+    path: Path
+    files: list[Path] = field(default_factory=list)  # the file itself first, then its bases
+    lines: dict[Path, dict[str, int]] = field(default_factory=dict)
+
+    def where(self, dotted_key: str) -> str:
+        """``file:line`` of the file (child first) that wrote ``dotted_key``, else the top file."""
+        for path in self.files:
+            line = self.lines.get(path, {}).get(dotted_key)
+            if line is not None:
+                return f"{path}:{line} (key '{dotted_key}')"
+        return f"{self.path} (key '{dotted_key}')"
+
+
+def _base_paths(data: Any, path: Path) -> list[Path]:
+    if not isinstance(data, Mapping) or "_base_" not in data:
+        return []
+    bases = data["_base_"]
+    bases = [bases] if isinstance(bases, str) else bases
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ConfigError("'_base_' must be a path or a list of paths", where=str(path))
+    return [(path.parent / b).resolve() for b in bases]
+
+
+def _collect(path: Path, loaded: LoadedConfig, stack: tuple[Path, ...]) -> None:
+    if path in stack:
+        chain = " -> ".join(str(p) for p in (*stack, path))
+        raise ConfigError(f"_base_ cycle: {chain}", where=str(stack[-1]))
+    data, lines = read_yaml(path)
+    if data is not None and not isinstance(data, Mapping):
+        raise ConfigError("a config file must hold a mapping at the top level", where=str(path))
+    loaded.files.append(path)
+    loaded.lines[path] = lines
+    for base in _base_paths(data, path):
+        if not base.is_file():
+            line = lines.get("_base_", 0)
+            raise ConfigError(f"_base_ file not found: {base}", where=f"{path}:{line}", hint="fix the relative path")
+        _collect(base, loaded, (*stack, path))
+
+
+def load_config(path: str | Path) -> LoadedConfig:
+    """Load a YAML config with its ``_base_`` chain into plain dicts."""
+    path = Path(path)
+    loaded = LoadedConfig(data={}, path=path)
+    _collect(path.resolve() if path.exists() else path, loaded, ())
+    loaded.path = path
+    try:
+        config = Config.fromfile(str(path))
+    except Exception as error:  # mmengine raises assorted types for the same user mistakes
+        raise ConfigError(f"cannot resolve config: {error}", where=str(path)) from error
+    loaded.data = to_plain(config.to_dict())
+    return loaded
+
+
+def to_plain(value: Any) -> Any:
+    """Convert mmengine ConfigDicts (and tuples) to plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    return value
+
+
+def parse_override(text: str) -> tuple[str, Any, bool]:
+    """Split ``a.b=1`` / ``+a.b=1`` into ``(key, value, may_add)``."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not KEY=VALUE", hint="write e.g. --set train.steps=20")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    may_add = key.startswith("+")
+    key = key.lstrip("+")
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override {text!r} has an empty key part", hint="write e.g. --set model.hidden_dim=64")
+    return key, parse_scalar(raw), may_add
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str = "--set") -> dict[str, Any]:
+    """Return a copy of ``data`` with dotted overrides applied; unknown keys need a leading ``+``."""
+    result = copy.deepcopy(data)
+    for text in overrides:
+        key, value, may_add = parse_override(text)
+        node: Any = result
+        parts = key.split(".")
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(f"index '{part}' is out of range in '{key}'", where=source)
+                part_key: Any = int(part)
+            elif isinstance(node, dict):
+                part_key = part
+                if part not in node:
+                    if not may_add:
+                        prefix = ".".join(parts[:depth]) or "<top level>"
+                        raise ConfigError(
+                            f"unknown key '{key}' ({part!r} is not under {prefix})", where=source,
+                            hint=f"{did_you_mean(part, node.keys())} To add a new key write +{key}=...",
+                        )
+                    node[part] = {} if not last else None
+            else:
+                raise ConfigError(f"cannot set '{key}': '{'.'.join(parts[:depth])}' is not a mapping", where=source)
+            if last:
+                node[part_key] = value
+            else:
+                if node[part_key] is None:
+                    node[part_key] = {}
+                node = node[part_key]
+    return result
+
+
+def dump_yaml(data: Any) -> str:
+    """Stable, readable YAML (keys in written order) for ``show`` and stored configs."""
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
+
+
+def diff_configs(a: Mapping[str, Any], b: Mapping[str, Any], name_a: str = "a", name_b: str = "b") -> str:
+    """Unified diff of two resolved configs, as ``rvosbench show A B --diff`` prints it."""
+    left = dump_yaml(to_plain(a)).splitlines(keepends=True)
+    right = dump_yaml(to_plain(b)).splitlines(keepends=True)
+    return "".join(difflib.unified_diff(left, right, fromfile=name_a, tofile=name_b))
