@@ -121,7 +121,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str 
                         prefix = ".".join(parts[:depth]) or "<top level>"
                         raise ConfigError(
                             f"unknown key '{key}' ({part!r} is not under {prefix})", where=source,
-                            hint=f"{did_you_mean(part, node.keys())} To add a new key write +{key}=...",
+                            hint=f"{did_you_mean(part, node.keys())}; to add a new key write +{key}=...",
                         )
                     node[part] = {} if not last else None
             else:

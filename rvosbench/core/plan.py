@@ -231,9 +231,30 @@ def expand(loaded: LoadedConfig) -> Plan:
                 plugins=[str((base_dir / p).resolve()) if str(p).endswith(".py") else str(p) for p in plugins])
 
 
+def inline_cards(loaded: LoadedConfig) -> None:
+    """Merge each referenced card's model keys into the study data (the ``card`` key stays).
+
+    Done before ``--set`` overrides so ``--set model.hidden_dim=32`` finds keys that only the card
+    defines. Resolving again later is idempotent: the user's values already sit on top.
+    """
+    base_dir = loaded.path.resolve().parent
+    sections = [("model", loaded.data.get("model"))]
+    variants = loaded.data.get("variants")
+    if isinstance(variants, Mapping):
+        sections += [(f"variants.{name}.model", (v or {}).get("model")) for name, v in variants.items()
+                     if isinstance(v, Mapping)]
+    for key, section in sections:
+        if isinstance(section, dict) and section.get("card") is not None:
+            card_model = load_card(str(section["card"]), base_dir, where=loaded.where(key))["model"]
+            merged = deep_merge(card_model, section)
+            section.clear()
+            section.update(merged)
+
+
 def load_plan(path: str | Path, overrides: Sequence[str] = ()) -> Plan:
     """Load a study file, apply ``--set`` overrides, and expand it."""
     loaded = load_config(path)
+    inline_cards(loaded)
     if overrides:
         loaded.data = apply_overrides(loaded.data, overrides)
     return expand(loaded)
