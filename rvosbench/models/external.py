@@ -68,6 +68,7 @@ class SubprocessRival(RVOSModel):
         self.timeout_s = timeout_s
         self.extra_env = dict(env or {})
         self._process: subprocess.Popen | None = None
+        self._drain: Thread | None = None
         self._stderr_tail: deque[str] = deque(maxlen=20)
         self._workdir = tempfile.TemporaryDirectory(prefix="rvosbench-external-")
         if not self.repo.is_dir():
@@ -84,7 +85,8 @@ class SubprocessRival(RVOSModel):
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True, bufsize=1)
         self._stderr_tail.clear()
-        Thread(target=self._drain_stderr, args=(process,), daemon=True).start()
+        self._drain = Thread(target=self._drain_stderr, args=(process,), daemon=True)
+        self._drain.start()
         return process
 
     def _drain_stderr(self, process: subprocess.Popen) -> None:
@@ -92,6 +94,8 @@ class SubprocessRival(RVOSModel):
             self._stderr_tail.append(line.rstrip())
 
     def _failure(self, what: str) -> ExternalModelError:
+        if self._process is not None and self._process.poll() is not None and self._drain is not None:
+            self._drain.join(timeout=2)  # an exited worker's last stderr lines explain why
         tail = " | ".join(list(self._stderr_tail)[-3:])
         self.close()
         return ExternalModelError(f"{what}{': ' + tail if tail else ''}", where=str(self.worker),
@@ -126,7 +130,10 @@ class SubprocessRival(RVOSModel):
         if reader.is_alive():
             raise self._failure(f"the worker did not answer within {self.timeout_s:.0f} s")
         if not answer or not answer[0]:
-            code = self._process.poll()
+            try:
+                code = self._process.wait(timeout=5)  # stdout closed: the worker is exiting
+            except subprocess.TimeoutExpired:
+                code = None
             raise self._failure(f"the worker exited (status {code})")
         try:
             reply = json.loads(answer[0])
