@@ -1,0 +1,47 @@
+"""Bootstrap CI and paired test: coverage behaviour, determinism, degenerate inputs, alignment."""
+import numpy as np
+import pytest
+
+from rvosbench.metrics.stats import align_by_video, bootstrap_ci, paired_test, per_video_values
+
+
+def test_bootstrap_ci_brackets_the_mean_and_is_deterministic():
+    values = np.random.default_rng(0).random(40)
+    low, high = bootstrap_ci(values, n_boot=2000, seed=3)
+    assert low < values.mean() < high
+    assert (low, high) == bootstrap_ci(values, n_boot=2000, seed=3)
+    # a wider level gives a wider interval; the normal-theory half width is the right order of magnitude
+    low99, high99 = bootstrap_ci(values, n_boot=2000, seed=3, level=0.99)
+    assert low99 < low and high99 > high
+    half = 1.96 * values.std(ddof=1) / np.sqrt(values.size)
+    assert 0.7 * half < (high - low) / 2 < 1.3 * half
+
+
+def test_bootstrap_ci_degenerate_inputs():
+    assert bootstrap_ci([1.0, 1.0, 1.0]) == (1.0, 1.0)
+    assert bootstrap_ci([0.25]) == (0.25, 0.25)
+    assert bootstrap_ci([0.5, float("nan"), 0.5]) == (0.5, 0.5)
+    with pytest.raises(ValueError):
+        bootstrap_ci([])
+    with pytest.raises(ValueError):
+        bootstrap_ci([0.1, 0.2], level=1.5)
+
+
+def test_paired_test_detects_consistent_shift_but_not_noise():
+    rng = np.random.default_rng(1)
+    a = rng.random(30)
+    assert paired_test(a, a + 0.01) < 1e-6          # every video better: significant
+    assert paired_test(a, a) == 1.0                 # identical
+    assert paired_test(a, a + rng.normal(0, 0.1, 30)) > 0.05
+    with pytest.raises(ValueError):
+        paired_test([0.1, 0.2], [0.1])
+
+
+def test_align_by_video_averages_per_video_and_keeps_common_videos():
+    ra = [{"video_id": "v1", "J&F": 0.2}, {"video_id": "v1", "J&F": 0.4}, {"video_id": "v2", "J&F": 1.0},
+          {"video_id": "v3", "J&F": 0.5}]
+    rb = [{"video_id": "v2", "J&F": 0.5}, {"video_id": "v1", "J&F": 0.1}]
+    assert per_video_values(ra, "J&F") == pytest.approx({"v1": 0.3, "v2": 1.0, "v3": 0.5})
+    a, b, videos = align_by_video(ra, rb, "J&F")
+    assert videos == ["v1", "v2"]
+    assert a == pytest.approx([0.3, 1.0]) and b == pytest.approx([0.1, 0.5])
