@@ -1,0 +1,132 @@
+"""Prediction heads shared by query-based RVOS models: mask decoder, dynamic kernel head, reference head.
+
+These follow ReferFormer's design, which ProxyFormer's figure reuses by name (paper.md §5):
+
+* :class:`MaskDecoder`: an FPN over the encoder's multi-scale video features plus the backbone's
+  stride-4 map → per-frame mask features at stride 4;
+* :class:`DynamicMaskHead`: each query is turned into the weights of a tiny per-query network of 1×1
+  convolutions (CondInst's dynamic convolution) applied to the mask features, with relative
+  coordinates to the query's box centre concatenated (ReferFormer's ``rel_coord``);
+* :class:`ReferenceHead`: a referred/not-referred logit and a cxcywh box per query per frame.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rvosbench.models.layers import MLP
+
+
+def conv_gn_relu(in_ch: int, out_ch: int, kernel: int = 3) -> nn.Sequential:
+    groups = 8 if out_ch % 8 == 0 else 1
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, kernel, padding=kernel // 2, bias=False),
+                         nn.GroupNorm(groups, out_ch), nn.ReLU(inplace=True))
+
+
+class MaskDecoder(nn.Module):
+    """Top-down FPN: encoder maps (coarse → fine) + backbone stride-4 map → stride-4 mask features.
+
+    Args:
+        dim: channels of the encoder maps (the model's hidden size C).
+        fine_channels: channels of the backbone's stride-4 feature map.
+        mask_dim: output channels (ReferFormer: 8).
+    """
+
+    def __init__(self, dim: int, fine_channels: int, mask_dim: int, num_levels: int):
+        super().__init__()
+        self.smooth = nn.ModuleList(conv_gn_relu(dim, dim) for _ in range(num_levels))
+        self.fine_lateral = nn.Conv2d(fine_channels, dim, 1)
+        self.fine_smooth = conv_gn_relu(dim, dim)
+        self.out = nn.Conv2d(dim, mask_dim, 1)
+
+    def forward(self, maps: list[torch.Tensor], fine: torch.Tensor) -> torch.Tensor:
+        """``maps``: encoder maps (N, C, h_l, w_l) ordered fine → coarse; ``fine``: (N, C4, H/4, W/4)."""
+        y = self.smooth[-1](maps[-1])
+        for level in range(len(maps) - 2, -1, -1):
+            y = maps[level] + F.interpolate(y, size=maps[level].shape[-2:], mode="bilinear", align_corners=False)
+            y = self.smooth[level](y)
+        y = self.fine_lateral(fine) + F.interpolate(y, size=fine.shape[-2:], mode="bilinear", align_corners=False)
+        return self.out(self.fine_smooth(y))
+
+
+class DynamicMaskHead(nn.Module):
+    """Per-query dynamic 1×1 convolutions on the mask features (the figure's "⊛ Convolution" node).
+
+    Args:
+        dim: query channels.
+        mask_dim: mask-feature channels.
+        layers: dynamic conv layers (ReferFormer: 3; 1 gives MaskFormer's dot product).
+        channels: hidden channels of the dynamic layers (ReferFormer: 8).
+        rel_coords: concatenate coordinates relative to the query's predicted box centre.
+    """
+
+    def __init__(self, dim: int, mask_dim: int, layers: int = 3, channels: int = 8, rel_coords: bool = True):
+        super().__init__()
+        self.rel_coords = rel_coords
+        in_ch = mask_dim + (2 if rel_coords else 0)
+        dims = [in_ch] + [channels] * (layers - 1) + [1]
+        self.shapes = list(zip(dims[1:], dims[:-1]))  # (out, in) per layer
+        num_params = sum(o * i + o for o, i in self.shapes)
+        self.controller = MLP(dim, dim, num_params, 3)
+
+    def forward(self, queries: torch.Tensor, mask_features: torch.Tensor,
+                boxes: torch.Tensor | None = None) -> torch.Tensor:
+        """queries (B, T, N, C), mask_features (B, T, D, h, w), boxes (B, T, N, 4) → logits (B, T, N, h, w)."""
+        B, T, N, _ = queries.shape
+        h, w = mask_features.shape[-2:]
+        x = mask_features.flatten(-2).unsqueeze(2).expand(B, T, N, -1, h * w)
+        if self.rel_coords:
+            ys = (torch.arange(h, device=x.device, dtype=x.dtype) + 0.5) / h
+            xs = (torch.arange(w, device=x.device, dtype=x.dtype) + 0.5) / w
+            grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=0).reshape(2, h * w)
+            centres = boxes[..., :2].detach() if boxes is not None else x.new_full((B, T, N, 2), 0.5)
+            x = torch.cat([grid - centres.unsqueeze(-1), x], dim=3)
+        params = self.controller(queries)
+        offset = 0
+        for index, (out_ch, in_ch) in enumerate(self.shapes):
+            weight = params[..., offset: offset + out_ch * in_ch].reshape(B, T, N, out_ch, in_ch)
+            offset += out_ch * in_ch
+            bias = params[..., offset: offset + out_ch].unsqueeze(-1)
+            offset += out_ch
+            x = torch.matmul(weight, x) + bias
+            if index < len(self.shapes) - 1:
+                x = F.relu(x)
+        return x.reshape(B, T, N, h, w)
+
+
+PRIOR = 0.01  # initial referred probability: focal-loss prior init (RetinaNet/DETR), stable early training
+
+
+class ReferenceHead(nn.Module):
+    """Referred-object logit and box per query: ``Linear(C, 1)`` and a 3-layer MLP → sigmoid cxcywh."""
+
+    def __init__(self, dim: int, boxes: bool = True):
+        super().__init__()
+        self.cls = nn.Linear(dim, 1)
+        nn.init.constant_(self.cls.bias, -math.log((1 - PRIOR) / PRIOR))
+        self.box = MLP(dim, dim, 4, 3) if boxes else None
+
+    def forward(self, queries: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        logits = self.cls(queries).squeeze(-1)
+        boxes = self.box(queries).sigmoid() if self.box is not None else None
+        return logits, boxes
+
+
+class QueryHeads(nn.Module):
+    """Reference head + dynamic kernel head applied to one set of queries (final or auxiliary)."""
+
+    def __init__(self, dim: int, mask_dim: int, dynamic_layers: int = 3, dynamic_channels: int = 8,
+                 rel_coords: bool = True, boxes: bool = True):
+        super().__init__()
+        self.reference = ReferenceHead(dim, boxes=boxes)
+        self.kernels = DynamicMaskHead(dim, mask_dim, dynamic_layers, dynamic_channels, rel_coords)
+
+    def forward(self, queries: torch.Tensor, mask_features: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits, boxes = self.reference(queries)
+        out = {"pred_logits": logits, "pred_masks": self.kernels(queries, mask_features, boxes)}
+        if boxes is not None:
+            out["pred_boxes"] = boxes
+        return out

@@ -1,0 +1,84 @@
+"""Small building blocks shared by ProxyFormer and the rivals: MLPs, sine encodings, attention + norm."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class MLP(nn.Module):
+    """``num_layers`` Linear layers with ReLU between them (DETR's box/kernel MLP)."""
+
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int):
+        super().__init__()
+        dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = F.relu(x)
+        return x
+
+
+def sine_encoding_1d(positions: torch.Tensor, dim: int, temperature: float = 10000.0) -> torch.Tensor:
+    """Transformer sine/cosine encoding of (any shape) positions → (..., dim)."""
+    half = dim // 2
+    freqs = temperature ** (-torch.arange(half, device=positions.device, dtype=torch.float32) / half)
+    angles = positions.float().unsqueeze(-1) * freqs
+    enc = torch.cat([angles.sin(), angles.cos()], dim=-1)
+    return F.pad(enc, (0, dim - 2 * half))
+
+
+def sine_encoding_2d(height: int, width: int, dim: int, device: torch.device) -> torch.Tensor:
+    """DETR-style normalised 2-D sine encoding of a grid → (H*W, dim): half for y, half for x.
+
+    Coordinates are normalised to [0, 2π] so the encoding means the same at every feature scale.
+    """
+    ys = (torch.arange(height, device=device, dtype=torch.float32) + 0.5) / height * 2 * math.pi
+    xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width * 2 * math.pi
+    half = dim // 2
+    enc_y = sine_encoding_1d(ys * 100, half)  # ×100: fine frequencies still resolve neighbouring cells
+    enc_x = sine_encoding_1d(xs * 100, dim - half)
+    return torch.cat([enc_y[:, None].expand(height, width, half),
+                      enc_x[None].expand(height, width, dim - half)], dim=-1).reshape(height * width, dim)
+
+
+class ResidualAttention(nn.Module):
+    """``Norm(x + MHA(x + pos_q, kv + pos_k, kv))``: one attention branch as drawn in ProxyFormer's Fig. 2.
+
+    Post-norm with a residual, the layout of every MHSA/MHCA box in the figure (and of DETR).
+    Positional encodings go into queries and keys only, never into values (DETR convention).
+    Uses ``nn.MultiheadAttention`` (PyTorch's SDPA kernels when no weights are requested).
+    """
+
+    def __init__(self, dim: int, heads: int, dropout: float = 0.0):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.norm = nn.LayerNorm(dim)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, kv: torch.Tensor | None = None, pos_q: torch.Tensor | None = None,
+                pos_k: torch.Tensor | None = None, key_padding_mask: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask`` (Lq, Lk) bool: True blocks a query-key pair (``nn.MultiheadAttention``'s ``attn_mask``)."""
+        kv = x if kv is None else kv
+        q = x if pos_q is None else x + pos_q
+        k = kv if pos_k is None else kv + pos_k
+        out = self.attn(q, k, kv, key_padding_mask=key_padding_mask, attn_mask=mask, need_weights=False)[0]
+        return self.norm(x + self.drop(out))
+
+
+class FeedForward(nn.Module):
+    """``Norm(x + W2 relu(W1 x))``; optional in ProxyFormer (the figure draws none)."""
+
+    def __init__(self, dim: int, hidden: int, dropout: float = 0.0):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x + self.net(x))

@@ -1,0 +1,320 @@
+"""ProxyFormer: referring video object segmentation with cross-modality proxy queries (arXiv 2511.21139).
+
+Built from the authors' Figure 2 (``shared/reference/proxyformer_fig2_architecture.png``) and
+paper.md §2–6. Per-frame proxy queries Q ∈ R^{T×N×C} and the video features F_v ∈ R^{T×L×C} (L tokens
+per frame, the backbone's multi-scale levels flattened) are updated together by K stacked
+Cross-Modal Interaction Encoding (CMIE) stages. Stage k:
+
+* **Proxy Conditioned Video Encoding** (figure's blue block):
+  ``X = Linear(F^{k-1})``; ``X̂ = Norm(X + MHSA_s(X)) + Norm(X + MHSA_t(X))``;
+  ``F^k = Norm(X̂ + P2V_s(X̂, Q^{k-1})) + Norm(X̂ + P2V_t(X̂, Q^{k-1}))``.
+* **Video-Text Conditioned Proxy Encoding** (yellow block):
+  ``P = Linear(Q^{k-1})``, ``E = Linear(F_t)``; ``P̂ = Norm(P + T2P(P, E))``;
+  ``Q^k = Norm(P̂ + V2P_s(P̂, F^{k-1})) + Norm(P̂ + V2P_t(P̂, F^{k-1}))``.
+* Both blocks read the stage k−1 tensors (the V2P keys are F^{k-1} tapped before the Linear, as drawn).
+
+Q^K goes straight to the prediction heads (no separate decoder is drawn): a mask decoder (FPN over F^K
+and the backbone's stride-4 map), a dynamic kernel head and a reference head. JSC is a training-only
+loss on Q^K.
+
+Choices where the paper is silent (paper.md's [INF] notes), and why:
+
+* **Spatial** attention is frame-local: MHSA_s over the L tokens of a frame; P2V_s: a frame's tokens
+  attend to that frame's N proxies; V2P_s: a frame's proxies attend to that frame's L tokens.
+* **Temporal** attention runs along time and costs O(T) per token, never O(T·L):
+  MHSA_t: each token position attends to itself in the T frames (axial, paper.md §3.1);
+  P2V_t: every video token attends to the N proxy *tracks* (each slot's proxies averaged over the T
+  frames), so a frame's pixels see what each slot is in the whole clip;
+  V2P_t: proxy (t, n) attends to the T per-frame video summaries (mean over the frame's tokens) with a
+  temporal encoding (paper.md §3.3 option a). Both proxy temporal paths are the proxies' cross-frame
+  links. With these choices the decoupled attention cost is O(T·L² + L·T² + T·L·N + N·T²): linear in T
+  while T ≪ L, against O(T²·L²) for the coupled form (measured by ``rvosbench bench attention``).
+* **Coupled** (``attention: coupled``, the ablation the paper argues against): one MHSA over all T·L
+  tokens, one P2V where every token attends to all T·N proxies, one V2P where every proxy attends to
+  all T·L tokens.
+* **No propagation** (``propagate_proxies: false``): every stage starts again from Q^0 instead of
+  Q^{k-1}, and the proxies get no cross-frame path (the temporal P2V/V2P branches are removed; in
+  coupled mode proxy↔video attention is masked to the same frame).
+* Q^0[t, n] = slot embedding e_n + sine temporal encoding τ_t + projected sentence feature (paper.md §3.4).
+* Positional encodings (not drawn): 2-D sine + level embedding on video tokens, sine over time for the
+  temporal branches, 1-D sine on words, as ReferFormer does. Optional FFN after each block
+  (``ffn_dim``; 0 = none, as drawn).
+* Auxiliary losses on every intermediate Q^k through the shared heads (ReferFormer's ``aux_loss``).
+* **JSC** (paper.md §6.2 option B): the matched slot's track embedding p = MLP(mean_t Q^K[t, n*]) and a
+  joint video-text embedding j = MLP([F^K pooled under the target mask over visible frames ; sentence])
+  are aligned by a symmetric InfoNCE with temperature τ: p→j over the clips of the batch, and j→p over
+  all proxy tracks of the batch, so the same clip's unmatched slots are extra negatives (which also
+  gives a signal at batch size 1). Gradients flow into both sides: the joint branch has its own
+  projection, which a stop-gradient would leave untrained.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rvosbench.core.errors import ConfigError
+from rvosbench.core.registry import MODELS
+from rvosbench.models.heads import MaskDecoder, QueryHeads
+from rvosbench.models.layers import MLP, FeedForward, ResidualAttention, sine_encoding_1d, sine_encoding_2d
+from rvosbench.models.query_model import QueryRVOSModel
+
+ATTENTION_MODES = ("decoupled", "coupled")
+
+
+def same_frame_mask(T: int, queries_per_frame: int, keys_per_frame: int, device: torch.device) -> torch.Tensor:
+    """Boolean attention mask (True = blocked) keeping each query to the keys of its own frame."""
+    q_frame = torch.arange(T, device=device).repeat_interleave(queries_per_frame)
+    k_frame = torch.arange(T, device=device).repeat_interleave(keys_per_frame)
+    return q_frame[:, None] != k_frame[None, :]
+
+
+class Geometry:
+    """Shapes and positional encodings of one forward pass (shared by every stage)."""
+
+    def __init__(self, B: int, T: int, N: int, sizes: list[tuple[int, int]], dim: int,
+                 level_embed: torch.Tensor, device: torch.device):
+        self.B, self.T, self.N, self.sizes = B, T, N, sizes
+        self.L = sum(h * w for h, w in sizes)
+        self.spatial = torch.cat([sine_encoding_2d(h, w, dim, device) + level_embed[i]
+                                  for i, (h, w) in enumerate(sizes)])  # (L, C)
+        self.temporal = sine_encoding_1d(torch.arange(T, device=device), dim)  # (T, C)
+        self.spatio_temporal = (self.temporal[:, None] + self.spatial[None]).reshape(T * self.L, dim)
+
+
+class ProxyConditionedVideoEncoding(nn.Module):
+    """The blue block of Fig. 2: video self-attention, then proxy-to-video cross-attention."""
+
+    def __init__(self, dim: int, heads: int, mode: str, proxy_temporal: bool, ffn_dim: int, dropout: float):
+        super().__init__()
+        self.mode, self.proxy_temporal = mode, proxy_temporal
+        self.linear = nn.Linear(dim, dim)
+        if mode == "decoupled":
+            self.self_spatial = ResidualAttention(dim, heads, dropout)
+            self.self_temporal = ResidualAttention(dim, heads, dropout)
+            self.p2v_spatial = ResidualAttention(dim, heads, dropout)
+            self.p2v_temporal = ResidualAttention(dim, heads, dropout) if proxy_temporal else None
+        else:
+            self.self_full = ResidualAttention(dim, heads, dropout)
+            self.p2v_full = ResidualAttention(dim, heads, dropout)
+        self.ffn = FeedForward(dim, ffn_dim, dropout) if ffn_dim else None
+
+    def forward(self, video: torch.Tensor, proxies: torch.Tensor, g: Geometry) -> torch.Tensor:
+        """video (B, T, L, C), proxies (B, T, N, C) → F^k (B, T, L, C)."""
+        B, T, L, C = video.shape
+        x = self.linear(video)
+        if self.mode == "decoupled":
+            spatial = self.self_spatial(x.reshape(B * T, L, C), pos_q=g.spatial, pos_k=g.spatial)
+            by_position = x.transpose(1, 2).reshape(B * L, T, C)
+            temporal = self.self_temporal(by_position, pos_q=g.temporal, pos_k=g.temporal)
+            x_hat = spatial.reshape(B, T, L, C) + temporal.reshape(B, L, T, C).transpose(1, 2)
+            out = self.p2v_spatial(x_hat.reshape(B * T, L, C), kv=proxies.reshape(B * T, g.N, C),
+                                   pos_q=g.spatial).reshape(B, T, L, C)
+            if self.p2v_temporal is not None:
+                tracks = proxies.mean(1)  # (B, N, C): each slot over the whole clip
+                out = out + self.p2v_temporal(x_hat.reshape(B, T * L, C), kv=tracks,
+                                              pos_q=g.spatio_temporal).reshape(B, T, L, C)
+        else:
+            tokens = self.self_full(x.reshape(B, T * L, C), pos_q=g.spatio_temporal, pos_k=g.spatio_temporal)
+            mask = None if self.proxy_temporal else same_frame_mask(T, L, g.N, video.device)
+            out = self.p2v_full(tokens, kv=proxies.reshape(B, T * g.N, C), pos_q=g.spatio_temporal,
+                                mask=mask).reshape(B, T, L, C)
+        return self.ffn(out) if self.ffn is not None else out
+
+
+class VideoTextConditionedProxyEncoding(nn.Module):
+    """The yellow block of Fig. 2: text-to-proxy, then video-to-proxy cross-attention."""
+
+    def __init__(self, dim: int, heads: int, mode: str, proxy_temporal: bool, ffn_dim: int, dropout: float):
+        super().__init__()
+        self.mode, self.proxy_temporal = mode, proxy_temporal
+        self.linear_proxy = nn.Linear(dim, dim)
+        self.linear_text = nn.Linear(dim, dim)
+        self.t2p = ResidualAttention(dim, heads, dropout)
+        if mode == "decoupled":
+            self.v2p_spatial = ResidualAttention(dim, heads, dropout)
+            self.v2p_temporal = ResidualAttention(dim, heads, dropout) if proxy_temporal else None
+        else:
+            self.v2p_full = ResidualAttention(dim, heads, dropout)
+        self.ffn = FeedForward(dim, ffn_dim, dropout) if ffn_dim else None
+
+    def forward(self, proxies: torch.Tensor, words: torch.Tensor, word_pos: torch.Tensor,
+                word_pad: torch.Tensor, video: torch.Tensor, g: Geometry) -> torch.Tensor:
+        """proxies (B, T, N, C), words (B, W, C), video F^{k-1} (B, T, L, C) → Q^k (B, T, N, C)."""
+        B, T, N, C = proxies.shape
+        p = self.linear_proxy(proxies).reshape(B, T * N, C)
+        p = self.t2p(p, kv=self.linear_text(words), pos_k=word_pos, key_padding_mask=word_pad)
+        if self.mode == "decoupled":
+            out = self.v2p_spatial(p.reshape(B * T, N, C), kv=video.reshape(B * T, g.L, C),
+                                   pos_k=g.spatial).reshape(B, T, N, C)
+            if self.v2p_temporal is not None:
+                summaries = video.mean(2)  # (B, T, C): one token per frame
+                time_of_proxy = g.temporal.repeat_interleave(N, dim=0)  # (T·N, C)
+                out = out + self.v2p_temporal(p, kv=summaries, pos_q=time_of_proxy,
+                                              pos_k=g.temporal).reshape(B, T, N, C)
+        else:
+            mask = None if self.proxy_temporal else same_frame_mask(T, N, g.L, video.device)
+            out = self.v2p_full(p, kv=video.reshape(B, T * g.L, C), pos_k=g.spatio_temporal,
+                                mask=mask).reshape(B, T, N, C)
+        return self.ffn(out) if self.ffn is not None else out
+
+
+class CMIEStage(nn.Module):
+    """One Cross-Modal Interaction Encoding stage; both blocks read the stage k−1 tensors."""
+
+    def __init__(self, dim: int, heads: int, mode: str, proxy_temporal: bool, ffn_dim: int, dropout: float):
+        super().__init__()
+        self.video_block = ProxyConditionedVideoEncoding(dim, heads, mode, proxy_temporal, ffn_dim, dropout)
+        self.proxy_block = VideoTextConditionedProxyEncoding(dim, heads, mode, proxy_temporal, ffn_dim, dropout)
+
+    def forward(self, video, proxies, words, word_pos, word_pad, g: Geometry):
+        new_video = self.video_block(video, proxies, g)
+        new_proxies = self.proxy_block(proxies, words, word_pos, word_pad, video, g)
+        return new_video, new_proxies
+
+
+class JointSemanticConsistency(nn.Module):
+    """JSC: symmetric InfoNCE between matched proxy tracks and joint video-text embeddings (training only)."""
+
+    def __init__(self, dim: int, temperature: float):
+        super().__init__()
+        if temperature <= 0:
+            raise ConfigError(f"jsc_temperature must be > 0, got {temperature}", where="model.loss.jsc_temperature")
+        self.temperature = temperature
+        self.proxy_proj = MLP(dim, dim, dim, 2)
+        self.joint_proj = MLP(2 * dim, dim, dim, 2)
+
+    def forward(self, proxies: torch.Tensor, video_map: torch.Tensor, sentence: torch.Tensor,
+                masks: torch.Tensor, valid: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+        """proxies (B, T, N, C); video_map (B, T, C, h, w); sentence (B, C); masks (B, T, H, W) → loss."""
+        B, T, N, C = proxies.shape
+        h, w = video_map.shape[-2:]
+        weights = F.adaptive_avg_pool2d(masks.float().flatten(0, 1).unsqueeze(1), (h, w)).reshape(B, T, 1, h, w)
+        weights = weights * valid.float().reshape(B, T, 1, 1, 1)
+        mass = weights.sum((1, 2, 3, 4))
+        keep = mass > 0  # clips whose object is visible somewhere
+        if not bool(keep.any()):
+            return proxies.sum() * 0.0
+        pooled = (video_map * weights).sum((1, 3, 4)) / mass.clamp(min=1e-6).unsqueeze(-1)  # (B, C)
+        joint = F.normalize(self.joint_proj(torch.cat([pooled, sentence], -1)), dim=-1)[keep]
+        tracks = F.normalize(self.proxy_proj(proxies.mean(1)), dim=-1)  # (B, N, C)
+        matched = tracks[torch.arange(B, device=slots.device), slots][keep]  # (B', C)
+        positives = (torch.arange(B, device=slots.device) * N + slots)[keep]  # index among all B·N tracks
+        proxy_to_joint = matched @ joint.T / self.temperature
+        joint_to_proxy = joint @ tracks.reshape(B * N, C).T / self.temperature
+        target = torch.arange(joint.shape[0], device=joint.device)
+        return 0.5 * (F.cross_entropy(proxy_to_joint, target) + F.cross_entropy(joint_to_proxy, positives))
+
+
+@MODELS.register_module("proxyformer")
+class ProxyFormer(QueryRVOSModel):
+    """ProxyFormer: proxy queries propagated through decoupled spatio-temporal CMIE stages, with JSC.
+
+    Args:
+        backbone, text_encoder: encoder configs (see :class:`QueryRVOSModel`).
+        hidden_dim: C. num_heads: attention heads. num_stages: K CMIE stages. num_proxies: N per frame.
+        mask_dim: mask-feature channels. ffn_dim: FFN after each block (0 = none, as drawn).
+        dropout: attention/FFN dropout.
+        attention: ``decoupled`` (the paper) or ``coupled`` (full spatio-temporal ablation).
+        propagate_proxies: carry Q^k into stage k+1 with cross-frame proxy paths (the paper) or restart
+            every stage from Q^0 with none (ablation).
+        aux_loss: auxiliary losses on intermediate stages.
+        dynamic_layers, dynamic_channels: the dynamic kernel head's tiny network.
+        loss: set-loss weights plus ``jsc_weight`` (0 disables JSC) and ``jsc_temperature``.
+    """
+
+    def __init__(self, backbone: dict | None = None, text_encoder: dict | None = None, hidden_dim: int = 256,
+                 num_heads: int = 8, num_stages: int = 4, num_proxies: int = 5, mask_dim: int = 8,
+                 ffn_dim: int = 0, dropout: float = 0.0, attention: str = "decoupled",
+                 propagate_proxies: bool = True, aux_loss: bool = True, dynamic_layers: int = 3,
+                 dynamic_channels: int = 8, loss: dict | None = None):
+        loss = dict(loss or {})
+        jsc_weight = float(loss.pop("jsc_weight", 1.0))
+        jsc_temperature = float(loss.pop("jsc_temperature", 0.07))
+        super().__init__(backbone, text_encoder, loss)
+        if attention not in ATTENTION_MODES:
+            raise ConfigError(f"unknown attention mode '{attention}'", where="model.attention",
+                              hint=f"one of: {', '.join(ATTENTION_MODES)}")
+        if num_stages < 1 or num_proxies < 1:
+            raise ConfigError("num_stages and num_proxies must be >= 1", where="model")
+        C = hidden_dim
+        self.attention, self.propagate_proxies, self.aux_loss = attention, bool(propagate_proxies), aux_loss
+        self.num_proxies, self.jsc_weight = num_proxies, jsc_weight
+        levels = self.backbone.channels[1:]
+        self.input_proj = nn.ModuleList(nn.Sequential(nn.Conv2d(ch, C, 1), nn.GroupNorm(min(32, C // 2), C))
+                                        for ch in levels)
+        self.level_embed = nn.Parameter(torch.randn(len(levels), C) * 0.02)
+        self.text_proj = nn.Linear(self.text_encoder.channels, C)
+        self.slot_embed = nn.Embedding(num_proxies, C)
+        self.stages = nn.ModuleList(CMIEStage(C, num_heads, attention, self.propagate_proxies, ffn_dim, dropout)
+                                    for _ in range(num_stages))
+        self.mask_decoder = MaskDecoder(C, self.backbone.channels[0], mask_dim, len(levels))
+        self.heads = QueryHeads(C, mask_dim, dynamic_layers, dynamic_channels, rel_coords=True)
+        self.jsc = JointSemanticConsistency(C, jsc_temperature) if jsc_weight > 0 else None
+
+    def initial_proxies(self, sentence: torch.Tensor, g: Geometry) -> torch.Tensor:
+        """Q^0 (B, T, N, C) = slot embedding + temporal encoding + sentence feature."""
+        q0 = self.slot_embed.weight[None, None] + g.temporal[None, :, None] + sentence[:, None, None]
+        return q0.expand(g.B, g.T, g.N, -1)
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
+        frames = batch["frames"]
+        B, T = frames.shape[:2]
+        maps = self.encode_video(frames)
+        text = self.encode_text(batch["text"])
+        words = self.text_proj(text.words)
+        sentence = self.text_proj(text.sentence)
+        projected = [proj(m) for proj, m in zip(self.input_proj, maps[1:])]
+        sizes = [tuple(m.shape[-2:]) for m in projected]
+        g = Geometry(B, T, self.num_proxies, sizes, words.shape[-1], self.level_embed, frames.device)
+        video = torch.cat([m.flatten(2).transpose(1, 2) for m in projected], 1).reshape(B, T, g.L, -1)
+        word_pos = sine_encoding_1d(torch.arange(words.shape[1], device=words.device), words.shape[-1])
+
+        q0 = self.initial_proxies(sentence, g)
+        proxies, stage_proxies, stage_inputs = q0, [], []
+        for stage in self.stages:
+            stage_input = proxies if self.propagate_proxies else q0
+            stage_inputs.append(stage_input)
+            video, proxies = stage(video, stage_input, words, word_pos, text.pad_mask, g)
+            stage_proxies.append(proxies)
+
+        video_maps = self._token_maps(video, g)
+        mask_features = self.mask_decoder(video_maps, maps[0])
+        mask_features = mask_features.reshape(B, T, *mask_features.shape[1:])
+        out = self.heads(stage_proxies[-1], mask_features)
+        out["aux_outputs"] = ([self.heads(q, mask_features) for q in stage_proxies[:-1]]
+                              if self.aux_loss and self.training else [])
+        out["stage_inputs"] = stage_inputs
+        if self.training and self.jsc is not None:
+            finest = video_maps[0]
+            out["jsc_inputs"] = {"proxies": stage_proxies[-1], "sentence": sentence,
+                                 "video_map": finest.reshape(B, T, *finest.shape[1:])}
+        return out
+
+    @staticmethod
+    def _token_maps(video: torch.Tensor, g: Geometry) -> list[torch.Tensor]:
+        """(B, T, L, C) tokens → per-level maps (B·T, C, h, w), fine to coarse."""
+        maps, start = [], 0
+        flat = video.flatten(0, 1)
+        for h, w in g.sizes:
+            maps.append(flat[:, start: start + h * w].transpose(1, 2).reshape(flat.shape[0], -1, h, w))
+            start += h * w
+        return maps
+
+    def loss(self, outputs: dict[str, Any], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        losses, slots = self.criterion(outputs, targets)
+        if self.jsc is not None and "jsc_inputs" in outputs:
+            jsc = outputs["jsc_inputs"]
+            losses["loss_jsc"] = self.jsc_weight * self.jsc(jsc["proxies"], jsc["video_map"], jsc["sentence"],
+                                                            targets["masks"], targets["valid"], slots)
+        return losses
+
+
+MODELS.register_variant("proxyformer.no_propagation", "proxyformer", {"propagate_proxies": False},
+                        "ProxyFormer ablation: proxies restart from Q^0 every stage, no cross-frame proxy path")
+MODELS.register_variant("proxyformer.coupled_attention", "proxyformer", {"attention": "coupled"},
+                        "ProxyFormer ablation: full spatio-temporal attention instead of decoupled")
+MODELS.register_variant("proxyformer.no_jsc", "proxyformer", {"loss": {"jsc_weight": 0}},
+                        "ProxyFormer ablation: without the Joint Semantic Consistency loss")
