@@ -1,0 +1,239 @@
+"""The evaluation loop: predict every sample of a split and stream the predictions into its protocol.
+
+* **Whole-video inference, windowed**: a video longer than ``eval.window`` frames is cut into
+  consecutive windows, each predicted on its own and concatenated (ReferFormer feeds whole videos; on
+  long Ref-YouTube-VOS/MeViS videos that does not fit in memory). Each window picks its own best proxy
+  slot, so the referred object can be re-identified per window.
+* **Post-processing** is the model's ``predict`` contract (logits upsampled to the original size,
+  thresholded); ``eval.threshold`` re-thresholds ``probs`` when the model returns them.
+* **Streaming**: each prediction goes to ``evaluator.process`` and is dropped (only the strips and an
+  optional mask writer see it), so memory does not grow with the split.
+* **Sharding**: under torchrun each rank predicts whole videos (:func:`shard_by_group`); rank 0 gathers
+  them and feeds the evaluator in the benchmark's order, holding at most one round of predictions per
+  rank plus the videos that arrive ahead of their turn. Metrics are then identical to one process.
+"""
+from __future__ import annotations
+
+import contextlib
+import heapq
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from rvosbench.core.types import Prediction, Sample
+from rvosbench.engine.distributed import DistContext, shard_by_group
+
+Predictor = Callable[[Sample], Prediction]
+# called on rank 0 with every (sample, prediction), e.g. to write masks in the benchmark's layout
+PredictionSink = Callable[[Sample, Prediction], None]
+
+
+def windows(num_frames: int, window: int | None) -> list[range]:
+    """Consecutive frame ranges of at most ``window`` frames covering the video."""
+    if not window or num_frames <= window:
+        return [range(num_frames)]
+    return [range(start, min(start + window, num_frames)) for start in range(0, num_frames, window)]
+
+
+def concat_predictions(parts: Sequence[Prediction]) -> Prediction:
+    """Join per-window predictions along time (fields missing from any part are dropped)."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def join(name: str, axis: int) -> np.ndarray | None:
+        values = [getattr(p, name) for p in parts]
+        if any(v is None for v in values):
+            return None
+        if name.startswith("query_") and len({v.shape[0] for v in values}) != 1:
+            return None
+        return np.concatenate(values, axis=axis)
+
+    return Prediction(masks=join("masks", 0), probs=join("probs", 0), scores=join("scores", 0),
+                      query_masks=join("query_masks", 1), query_scores=join("query_scores", 1))
+
+
+class ModelPredictor:
+    """Runs an :class:`RVOSModel` on whole videos through the card's evaluation transform."""
+
+    def __init__(self, model: nn.Module, transform: Callable[[np.ndarray], torch.Tensor], window: int | None,
+                 device: torch.device, threshold: float = 0.5, precision: str = "fp32"):
+        self.model = model
+        self.transform = transform
+        self.window = window
+        self.device = device
+        self.threshold = threshold
+        self.precision = precision
+
+    def __call__(self, sample: Sample) -> Prediction:
+        self.model.eval()
+        parts = []
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.precision == "bf16" \
+            else contextlib.nullcontext()
+        for frame_range in windows(sample.num_frames, self.window):
+            frames = self.transform(sample.frames(list(frame_range))).to(self.device)
+            with torch.inference_mode(), autocast:
+                parts.append(self.model.predict(frames, sample.text, tuple(sample.orig_size)))
+        prediction = concat_predictions(parts)
+        if self.threshold != 0.5 and prediction.probs is not None:
+            prediction.masks = prediction.probs > self.threshold
+        return prediction
+
+
+# -- qualitative strips ------------------------------------------------------------------------
+def strip_arrays(sample: Sample, prediction: Prediction, num_frames: int, max_side: int = 192) -> dict[str, Any]:
+    """A few evenly spaced annotated frames with GT and predicted masks, downscaled (reports show them)."""
+    annotated = [i for i, a in enumerate(sample.annotated) if a] or list(range(sample.num_frames))
+    picks = sorted({annotated[round(i)] for i in np.linspace(0, len(annotated) - 1, min(num_frames, len(annotated)))})
+    frames = sample.frames(picks)
+    gt = sample.masks(picks)
+    pred = prediction.masks[picks]
+    height, width = frames.shape[1:3]
+    scale = min(1.0, max_side / max(height, width))
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+        pred = np.stack([cv2.resize(m.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) for m in pred]) > 0
+        if gt is not None:
+            gt = np.stack([cv2.resize(m.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) for m in gt]) > 0
+    if gt is None:
+        gt = np.zeros_like(pred)
+    return {"frames": frames.astype(np.uint8), "gt": gt.astype(bool), "pred": pred.astype(bool),
+            "text": np.array(sample.text), "frame_indices": np.array(picks)}
+
+
+@dataclass
+class StripKeeper:
+    """Keeps the first ``count`` samples and the worst ``count`` by ``metric`` (lowest first)."""
+
+    count: int
+    num_frames: int
+    metric: str
+    first: dict[str, dict[str, Any]] = field(default_factory=dict)
+    worst: list[tuple[float, int, str, dict[str, Any]]] = field(default_factory=list)  # max-heap by -score
+    _seen: int = 0
+
+    def offer(self, sample: Sample, prediction: Prediction, record: dict[str, Any] | None) -> None:
+        if self.count <= 0:
+            return
+        self._seen += 1
+        name = f"{sample.video_id}__{sample.exp_id}"
+        if len(self.first) < self.count:
+            self.first[name] = strip_arrays(sample, prediction, self.num_frames)
+            return
+        score = record.get(self.metric) if record else None
+        if score is None:
+            return
+        entry = (-float(score), self._seen, name)
+        if len(self.worst) < self.count:
+            heapq.heappush(self.worst, (*entry, strip_arrays(sample, prediction, self.num_frames)))
+        elif entry[0] > self.worst[0][0]:
+            heapq.heapreplace(self.worst, (*entry, strip_arrays(sample, prediction, self.num_frames)))
+
+    def strips(self) -> dict[str, dict[str, Any]]:
+        return {**self.first, **{name: arrays for _, _, name, arrays in self.worst}}
+
+
+# -- the loop ----------------------------------------------------------------------------------
+@dataclass
+class EvalResult:
+    metrics: dict[str, float]
+    records: list[dict[str, Any]]
+    tables: dict[str, Any]
+    timings: dict[str, float]
+    strips: dict[str, dict[str, Any]]
+
+
+def _pack(prediction: Prediction) -> dict[str, Any]:
+    """Bit-pack boolean arrays before they travel between processes (8× smaller)."""
+    packed: dict[str, Any] = {}
+    for name in ("masks", "probs", "scores", "query_masks", "query_scores"):
+        value = getattr(prediction, name)
+        if value is not None and value.dtype == bool:
+            packed[name] = ("bits", value.shape, np.packbits(value, axis=None))
+        else:
+            packed[name] = value
+    return packed
+
+
+def _unpack(packed: dict[str, Any]) -> Prediction:
+    values = {}
+    for name, value in packed.items():
+        if isinstance(value, tuple) and value and value[0] == "bits":
+            _, shape, bits = value
+            value = np.unpackbits(bits, count=int(np.prod(shape))).reshape(shape).astype(bool)
+        values[name] = value
+    return Prediction(**values)
+
+
+def _predictions(predictor: Predictor, samples: Sequence[Sample], ctx: DistContext, desc: str,
+                 timings: dict[str, float]) -> Iterable[tuple[int, Prediction]]:
+    """Yield ``(index, prediction)`` on rank 0 in sample order; other ranks only predict their shard."""
+    mine = shard_by_group([s.video_id for s in samples], ctx.rank, ctx.world_size)
+    counts = ctx.gather(len(mine))
+    rounds = ctx.broadcast(max(counts) if counts else 0)
+    bar = tqdm(total=len(samples), desc=desc, unit="sample", dynamic_ncols=True, disable=not ctx.is_main,
+               mininterval=1.0, leave=False)
+    pending: dict[int, Any] = {}
+    next_index = 0
+    try:
+        for round_index in range(rounds):
+            item = None
+            if round_index < len(mine):
+                index = mine[round_index]
+                start = time.perf_counter()
+                prediction = predictor(samples[index])
+                item = (index, time.perf_counter() - start, _pack(prediction) if ctx.enabled else prediction)
+            gathered = ctx.gather(item)
+            if not ctx.is_main:
+                continue
+            for got in gathered or []:
+                if got is not None:
+                    index, seconds, value = got
+                    timings[samples[index].uid] = seconds
+                    pending[index] = _unpack(value) if ctx.enabled else value
+            while next_index in pending:
+                yield next_index, pending.pop(next_index)
+                next_index += 1
+                bar.update(1)
+    finally:
+        bar.close()
+
+
+def run_evaluation(predictor: Predictor, samples: Sequence[Sample], evaluator: Any, ctx: DistContext | None = None,
+                   *, desc: str = "eval", strips: int = 0, strip_frames: int = 6, strip_metric: str = "J&F",
+                   sink: PredictionSink | None = None) -> EvalResult | None:
+    """Predict ``samples`` and score them with ``evaluator``; the result on rank 0, None elsewhere."""
+    ctx = ctx or DistContext()
+    evaluator.reset()
+    keeper = StripKeeper(strips, strip_frames, strip_metric)
+    latency: dict[str, float] = {}
+    started = time.perf_counter()
+    for index, prediction in _predictions(predictor, samples, ctx, desc, latency):
+        sample = samples[index]
+        record = evaluator.process(sample, prediction)
+        keeper.offer(sample, prediction, record)
+        if sink is not None:
+            sink(sample, prediction)
+    if not ctx.is_main:
+        return None
+    wall = time.perf_counter() - started
+    output = evaluator.evaluate()
+    records = [dict(r) for r in output.get("records", [])]
+    for record in records:
+        seconds = latency.get(f"{record.get('video_id')}/{record.get('exp_id')}")
+        if seconds is not None:
+            record.setdefault("latency_ms", round(seconds * 1000, 3))
+    frames = sum(s.num_frames for s in samples)
+    predict_s = sum(latency.values())
+    timings = {"eval_s": round(wall, 3), "predict_s": round(predict_s, 3), "samples": len(samples),
+               "frames": frames, "ms_per_frame": round(1000 * predict_s / max(1, frames), 3),
+               "processes": ctx.world_size}
+    return EvalResult(metrics={k: float(v) for k, v in output.get("metrics", {}).items()}, records=records,
+                      tables=output.get("tables", {}), timings=timings, strips=keeper.strips())

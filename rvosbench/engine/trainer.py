@@ -1,0 +1,236 @@
+"""The training loop (our own, small and explicit; mmengine's Runner cannot reload its checkpoints on
+torch >= 2.6 nor launch on CPU, see environment.md).
+
+One :class:`Trainer` trains one (variant, seed) into a folder::
+
+    last.pt            latest checkpoint (model, optimiser, scheduler, step, RNG); atomic
+    step_<n>.pt        numbered checkpoints (train.keep_checkpoints newest kept)
+    train_log.jsonl    {step, loss, <loss terms>, lr, grad_norm, seconds} and {step, val/<metric>} lines
+    done.json          written last: {train_key, steps, checkpoint_sha256, seconds}
+
+Resume: when ``last.pt`` exists with the same ``train_key`` the loop continues from its step with the
+optimiser, scheduler and RNG state restored and the data stream replayed from the same position
+(:mod:`rvosbench.engine.sampling`), so an interrupted run ends where an uninterrupted one would. Log
+lines after the resumed step (written after the last checkpoint) are dropped first.
+
+A NaN or infinite loss or gradient norm raises :class:`TrainingDiverged` before the optimiser step, so
+the last checkpoint on disk is the last good state.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from rvosbench.core.errors import TrainingDiverged
+from rvosbench.core.hashing import file_sha256
+from rvosbench.engine.atomic import append_line, atomic_write_json, atomic_write_text, jsonl_text
+from rvosbench.engine.checkpoint import LAST, prune_step_checkpoints, rng_state, save_checkpoint, set_rng_state
+from rvosbench.engine.distributed import DistContext
+from rvosbench.engine.optim import build_optimizer, build_scheduler, current_lrs
+from rvosbench.engine.sampling import SeededItems, StreamSampler, seed_all
+from rvosbench.engine.settings import TrainSettings
+from rvosbench.engine.store import read_jsonl
+from rvosbench.models.checkpoint import _rebuilt, load_state_dict_into, model_state_dict, read_checkpoint
+
+DONE = "done.json"
+LOG = "train_log.jsonl"
+
+# validate(model, step) -> {metric: value}; run on every rank (evaluation is sharded), used on rank 0
+Validator = Callable[[nn.Module, int], Mapping[str, float]]
+
+
+def read_done(folder: Path, train_key: str) -> dict[str, Any] | None:
+    """The ``done.json`` of a finished training for ``train_key`` whose checkpoint still exists."""
+    try:
+        done = json.loads((folder / DONE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    if done.get("train_key") != train_key or not (folder / LAST).is_file():
+        return None
+    return done
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)) and batch and isinstance(batch[0], torch.Tensor):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+class Trainer:
+    """Trains ``model`` on ``dataset`` according to ``settings``; see the module docstring."""
+
+    def __init__(self, model: nn.Module, dataset: Dataset, collate: Callable[[list[Any]], Any],
+                 settings: TrainSettings, folder: Path, train_key: str, seed: int,
+                 ctx: DistContext | None = None, validator: Validator | None = None,
+                 description: str = "train", meta: Mapping[str, Any] | None = None):
+        self.model = model
+        self.dataset = dataset
+        self.collate = collate
+        self.settings = settings
+        self.folder = Path(folder)
+        self.train_key = train_key
+        self.seed = seed
+        self.ctx = ctx or DistContext()
+        self.validator = validator
+        self.description = description
+        self.meta = dict(meta or {})
+        self.optimizer = build_optimizer(model, settings.lr, settings.weight_decay, settings.group_lr)
+        self.scheduler = build_scheduler(self.optimizer, settings.steps, settings.warmup, settings.schedule,
+                                         settings.milestones, settings.gamma, settings.min_lr_ratio)
+        self.step = 0
+        self.elapsed = 0.0  # training seconds before this process (restored on resume)
+
+    # -- state -------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {"step": self.step, "train_key": self.train_key, "model": model_state_dict(self.model),
+                "rebuilt_prefixes": list(_rebuilt(self.model)),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "rng": rng_state(), "meta": {**self.meta, "seed": self.seed, "elapsed_s": self.elapsed}}
+
+    def save(self) -> None:
+        """Checkpoint on rank 0 (every rank holds the same weights under DDP)."""
+        if self.ctx.is_main:
+            state = self.state()
+            if self.settings.keep_checkpoints > 0:
+                save_checkpoint(self.folder / f"step_{self.step}.pt", state)
+            save_checkpoint(self.folder / LAST, state)
+            prune_step_checkpoints(self.folder, self.settings.keep_checkpoints)
+        self.ctx.barrier()
+
+    def resume(self) -> bool:
+        """Continue from ``last.pt`` when it belongs to this training; returns whether it did."""
+        path = self.folder / LAST
+        if not path.is_file():
+            return False
+        data = read_checkpoint(path)
+        if data.get("train_key") != self.train_key:
+            return False
+        load_state_dict_into(self.model, data["model"], str(path), allow_missing=_rebuilt(self.model))
+        self.optimizer.load_state_dict(data["optimizer"])
+        self.scheduler.load_state_dict(data["scheduler"])
+        self.step = int(data["step"])
+        self.elapsed = float(data.get("meta", {}).get("elapsed_s", 0.0))
+        set_rng_state(data["rng"])
+        if self.ctx.is_main:  # forget log lines written after that checkpoint: they will be redone
+            kept = [r for r in read_jsonl(self.folder / LOG) if int(r.get("step", 0)) <= self.step]
+            atomic_write_text(self.folder / LOG, jsonl_text(kept))
+        return True
+
+    # -- loop ----------------------------------------------------------------------------------
+    def _batches(self) -> Iterator[Any]:
+        s = self.settings
+        sampler = StreamSampler(len(self.dataset), s.batch_size, self.seed, start=self.step * s.accumulate,
+                                rank=self.ctx.rank, world_size=self.ctx.world_size)
+        loader = DataLoader(SeededItems(self.dataset), batch_sampler=sampler, collate_fn=self.collate,
+                            num_workers=s.num_workers, persistent_workers=False,
+                            pin_memory=self.ctx.device.type == "cuda")
+        for batch in loader:
+            yield to_device(batch, self.ctx.device)
+
+    def _log(self, record: Mapping[str, Any]) -> None:
+        if self.ctx.is_main:
+            append_line(self.folder / LOG, json.dumps(record, default=float))
+
+    def _diverged(self, what: str, value: float, terms: Mapping[str, float]) -> TrainingDiverged:
+        detail = ", ".join(f"{k}={v:.4g}" for k, v in terms.items())
+        kept = f"the last good checkpoint (step {self._last_saved}) is kept in {self.folder}" \
+            if self._last_saved is not None else "no checkpoint was written yet"
+        return TrainingDiverged(f"{what} became {value} at step {self.step + 1} ({detail}); {kept}",
+                                where=self.description,
+                                hint="lower train.lr, raise train.warmup or set train.clip_grad, then run again")
+
+    def train(self) -> dict[str, Any]:
+        """Run (or finish) the training; returns the ``done.json`` content."""
+        s = self.settings
+        self.folder.mkdir(parents=True, exist_ok=True)
+        seed_all(self.seed)
+        if s.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        resumed = self.resume()
+        self._last_saved = self.step if resumed else None
+        module = self.model
+        net: nn.Module = module
+        if self.ctx.enabled:
+            net = DistributedDataParallel(module, device_ids=[self.ctx.local_rank] if self.ctx.device.type == "cuda"
+                                          else None, find_unused_parameters=True)
+        autocast = torch.autocast(self.ctx.device.type, dtype=torch.bfloat16) if s.precision == "bf16" \
+            else contextlib.nullcontext()
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        bar = tqdm(total=s.steps, initial=self.step, desc=self.description, unit="step", dynamic_ncols=True,
+                   disable=not self.ctx.is_main, mininterval=1.0, leave=False)
+        batches = self._batches() if self.step < s.steps else iter(())
+        window: dict[str, list[float]] = defaultdict(list)
+        started = time.perf_counter()
+        base_elapsed = self.elapsed
+        try:
+            while self.step < s.steps:
+                net.train()
+                self.optimizer.zero_grad(set_to_none=True)
+                terms_sum: dict[str, float] = defaultdict(float)
+                for micro in range(s.accumulate):
+                    batch = next(batches)
+                    sync = contextlib.nullcontext() if micro == s.accumulate - 1 or not self.ctx.enabled \
+                        else net.no_sync()
+                    with sync:
+                        with autocast:
+                            outputs = net(batch)
+                            terms = module.loss(outputs, batch)
+                        loss = sum(terms.values())
+                        values = {k: float(v.detach()) for k, v in terms.items()}
+                        if self.ctx.any(not math.isfinite(float(loss.detach()))):
+                            raise self._diverged("the loss", float(loss.detach()), values)
+                        (loss / s.accumulate).backward()
+                    for k, v in values.items():
+                        terms_sum[k] += v / s.accumulate
+                    terms_sum["loss"] += float(loss.detach()) / s.accumulate
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, s.clip_grad if s.clip_grad else float("inf"))
+                if self.ctx.any(not math.isfinite(float(grad_norm))):
+                    raise self._diverged("the gradient norm", float(grad_norm), terms_sum)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.step += 1
+                self.elapsed = base_elapsed + time.perf_counter() - started
+                for k, v in terms_sum.items():
+                    window[k].append(v)
+                window["grad_norm"].append(float(grad_norm))
+                bar.update(1)
+                bar.set_postfix(loss=f"{terms_sum['loss']:.3f}", refresh=False)
+                if self.step % s.log_every == 0 or self.step == s.steps:
+                    self._log({"step": self.step, **{k: sum(v) / len(v) for k, v in window.items()},
+                               **current_lrs(self.optimizer), "seconds": round(self.elapsed, 2)})
+                    window.clear()
+                if self.step % s.checkpoint_every == 0 or self.step == s.steps:
+                    self.save()
+                    self._last_saved = self.step
+                if self.validator is not None and s.val_every and (self.step % s.val_every == 0
+                                                                    or self.step == s.steps):
+                    metrics = self.validator(module, self.step)
+                    self._log({"step": self.step, **{f"val/{k}": v for k, v in metrics.items()}})
+                    bar.set_postfix(loss=f"{terms_sum['loss']:.3f}",
+                                    **{f"val {k}": f"{v:.3f}" for k, v in list(metrics.items())[:1]})
+        finally:
+            bar.close()
+        if self._last_saved != self.step:  # a zero-step training still leaves its (initial) checkpoint
+            self.save()
+        done = {"train_key": self.train_key, "steps": self.step, "seconds": round(self.elapsed, 2),
+                "checkpoint": LAST, "checkpoint_sha256": None}
+        if self.ctx.is_main:
+            done["checkpoint_sha256"] = file_sha256(self.folder / LAST)
+            atomic_write_json(self.folder / DONE, done)
+        return self.ctx.broadcast(done)
