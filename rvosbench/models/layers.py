@@ -82,3 +82,43 @@ class FeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(x + self.net(x))
+
+
+def level_projection(in_channels: int, dim: int) -> nn.Sequential:
+    """1×1 conv + GroupNorm: a backbone level into the model's width (DETR-family input projection)."""
+    return nn.Sequential(nn.Conv2d(in_channels, dim, 1), nn.GroupNorm(min(32, dim // 2), dim))
+
+
+class LevelTokens(nn.Module):
+    """Backbone levels → one token sequence per frame: 1×1 conv + GroupNorm per level, flattened.
+
+    Returns tokens (B, T, L, C) with L = Σ h_l·w_l, the level sizes, and the positional encoding of
+    each token (2-D sine + a learnt level embedding), the multi-scale input ReferFormer's and
+    ProxyFormer's encoders share.
+    """
+
+    def __init__(self, in_channels: list[int], dim: int):
+        super().__init__()
+        self.proj = nn.ModuleList(level_projection(ch, dim) for ch in in_channels)
+        self.level_embed = nn.Parameter(torch.randn(len(in_channels), dim) * 0.02)
+
+    def forward(self, maps: list[torch.Tensor], B: int, T: int
+                ) -> tuple[torch.Tensor, list[tuple[int, int]], torch.Tensor]:
+        projected = [proj(m) for proj, m in zip(self.proj, maps)]
+        sizes = [(int(m.shape[-2]), int(m.shape[-1])) for m in projected]
+        tokens = torch.cat([m.flatten(2).transpose(1, 2) for m in projected], 1)
+        tokens = tokens.reshape(B, T, tokens.shape[1], tokens.shape[2])
+        dim = tokens.shape[-1]
+        pos = torch.cat([sine_encoding_2d(h, w, dim, tokens.device) + self.level_embed[i]
+                         for i, (h, w) in enumerate(sizes)])
+        return tokens, sizes, pos
+
+
+def tokens_to_maps(tokens: torch.Tensor, sizes: list[tuple[int, int]]) -> list[torch.Tensor]:
+    """(..., L, C) tokens → per-level maps (N, C, h, w) with N the product of the leading dims."""
+    flat = tokens.reshape(-1, tokens.shape[-2], tokens.shape[-1])
+    maps, start = [], 0
+    for h, w in sizes:
+        maps.append(flat[:, start: start + h * w].transpose(1, 2).reshape(flat.shape[0], -1, h, w))
+        start += h * w
+    return maps

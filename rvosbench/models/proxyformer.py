@@ -58,7 +58,8 @@ from torch import nn
 from rvosbench.core.errors import ConfigError
 from rvosbench.core.registry import MODELS
 from rvosbench.models.heads import MaskDecoder, QueryHeads
-from rvosbench.models.layers import MLP, FeedForward, ResidualAttention, sine_encoding_1d, sine_encoding_2d
+from rvosbench.models.layers import (MLP, FeedForward, LevelTokens, ResidualAttention, sine_encoding_1d,
+                                     tokens_to_maps)
 from rvosbench.models.query_model import QueryRVOSModel
 
 ATTENTION_MODES = ("decoupled", "coupled")
@@ -74,13 +75,11 @@ def same_frame_mask(T: int, queries_per_frame: int, keys_per_frame: int, device:
 class Geometry:
     """Shapes and positional encodings of one forward pass (shared by every stage)."""
 
-    def __init__(self, B: int, T: int, N: int, sizes: list[tuple[int, int]], dim: int,
-                 level_embed: torch.Tensor, device: torch.device):
-        self.B, self.T, self.N, self.sizes = B, T, N, sizes
-        self.L = sum(h * w for h, w in sizes)
-        self.spatial = torch.cat([sine_encoding_2d(h, w, dim, device) + level_embed[i]
-                                  for i, (h, w) in enumerate(sizes)])  # (L, C)
-        self.temporal = sine_encoding_1d(torch.arange(T, device=device), dim)  # (T, C)
+    def __init__(self, B: int, T: int, N: int, spatial: torch.Tensor):
+        self.B, self.T, self.N = B, T, N
+        self.L, dim = spatial.shape
+        self.spatial = spatial  # (L, C)
+        self.temporal = sine_encoding_1d(torch.arange(T, device=spatial.device), dim)  # (T, C)
         self.spatio_temporal = (self.temporal[:, None] + self.spatial[None]).reshape(T * self.L, dim)
 
 
@@ -243,9 +242,7 @@ class ProxyFormer(QueryRVOSModel):
         self.attention, self.propagate_proxies, self.aux_loss = attention, bool(propagate_proxies), aux_loss
         self.num_proxies, self.jsc_weight = num_proxies, jsc_weight
         levels = self.backbone.channels[1:]
-        self.input_proj = nn.ModuleList(nn.Sequential(nn.Conv2d(ch, C, 1), nn.GroupNorm(min(32, C // 2), C))
-                                        for ch in levels)
-        self.level_embed = nn.Parameter(torch.randn(len(levels), C) * 0.02)
+        self.input_tokens = LevelTokens(levels, C)
         self.text_proj = nn.Linear(self.text_encoder.channels, C)
         self.slot_embed = nn.Embedding(num_proxies, C)
         self.stages = nn.ModuleList(CMIEStage(C, num_heads, attention, self.propagate_proxies, ffn_dim, dropout)
@@ -266,10 +263,8 @@ class ProxyFormer(QueryRVOSModel):
         text = self.encode_text(batch["text"])
         words = self.text_proj(text.words)
         sentence = self.text_proj(text.sentence)
-        projected = [proj(m) for proj, m in zip(self.input_proj, maps[1:])]
-        sizes = [tuple(m.shape[-2:]) for m in projected]
-        g = Geometry(B, T, self.num_proxies, sizes, words.shape[-1], self.level_embed, frames.device)
-        video = torch.cat([m.flatten(2).transpose(1, 2) for m in projected], 1).reshape(B, T, g.L, -1)
+        video, sizes, spatial_pos = self.input_tokens(maps[1:], B, T)
+        g = Geometry(B, T, self.num_proxies, spatial_pos)
         word_pos = sine_encoding_1d(torch.arange(words.shape[1], device=words.device), words.shape[-1])
 
         q0 = self.initial_proxies(sentence, g)
@@ -280,7 +275,7 @@ class ProxyFormer(QueryRVOSModel):
             video, proxies = stage(video, stage_input, words, word_pos, text.pad_mask, g)
             stage_proxies.append(proxies)
 
-        video_maps = self._token_maps(video, g)
+        video_maps = tokens_to_maps(video, sizes)
         mask_features = self.mask_decoder(video_maps, maps[0])
         mask_features = mask_features.reshape(B, T, *mask_features.shape[1:])
         out = self.heads(stage_proxies[-1], mask_features)
@@ -292,16 +287,6 @@ class ProxyFormer(QueryRVOSModel):
             out["jsc_inputs"] = {"proxies": stage_proxies[-1], "sentence": sentence,
                                  "video_map": finest.reshape(B, T, *finest.shape[1:])}
         return out
-
-    @staticmethod
-    def _token_maps(video: torch.Tensor, g: Geometry) -> list[torch.Tensor]:
-        """(B, T, L, C) tokens → per-level maps (B·T, C, h, w), fine to coarse."""
-        maps, start = [], 0
-        flat = video.flatten(0, 1)
-        for h, w in g.sizes:
-            maps.append(flat[:, start: start + h * w].transpose(1, 2).reshape(flat.shape[0], -1, h, w))
-            start += h * w
-        return maps
 
     def loss(self, outputs: dict[str, Any], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         losses, slots = self.criterion(outputs, targets)
