@@ -78,7 +78,7 @@ class Outcome:
     ran: list[str] = field(default_factory=list)  # cell ids computed in this run
     skipped: list[str] = field(default_factory=list)  # cell ids found finished
     table: str = ""
-    report: Path | None = None
+    report: list[Path] = field(default_factory=list)
 
 
 def input_config(card: Mapping[str, Any], *overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,9 +154,9 @@ class StudyRunner:
         cells = [{"id": c.id, "kind": c.kind, "key": c.key, "variant": c.variant, "seed": c.seed,
                   **({"benchmark": c.benchmark} if c.benchmark else {})}
                  for c in (*self.plan.train_cells, *self.plan.eval_cells)]
-        document = {"study": self.plan.config, "source": str(self.plan.source), "baseline": self.plan.baseline,
-                    "variants": self.plan.variants, "seeds": self.plan.seeds, "benchmarks": self.plan.benchmarks,
-                    "cells": cells}
+        document = {**{k: v for k, v in self.plan.config.items() if k != "_base_"}, "name": self.plan.name,
+                    "title": self.plan.title, "baseline": self.plan.baseline, "seeds": self.plan.seeds,
+                    "source": str(self.plan.source), "cells": cells}
         atomic_write_text(self.study_dir / "plan.yaml", dump_yaml(document))
 
     # -- training ------------------------------------------------------------------------------
@@ -426,21 +426,23 @@ class StudyRunner:
         return format_table(outcome.summaries, self.plan.variants, self.plan.baseline, metrics, outcome.baselines,
                             title=f"{self.plan.title} ({self.plan.name}): {len(outcome.summaries)} cells")
 
-    def write_report(self) -> Path | None:
+    def write_report(self) -> list[Path]:
         """Write the study's report with the reports package when it is there; never fail the run."""
         try:
-            from rvosbench.report import render_study
-        except ImportError:
-            self.echo("report: the reports package does not provide render_study yet; no report written")
-            return None
+            from rvosbench.report import write_study_report
+        except ImportError as error:
+            self.echo(f"report: not written (the reports package cannot be imported: {error})")
+            return []
         try:
-            path = render_study(self.study_dir)
+            paths = [Path(p) for p in write_study_report(self.study_dir)]
         except Exception as error:  # the results are stored; a report bug must not cost them
-            self.echo(f"report: failed ({type(error).__name__}: {error}); results are stored in {self.study_dir}, "
-                      f"retry with: rvosbench report {self.study_dir}")
-            return None
-        self.echo(f"report: {path}")
-        return Path(path) if path else None
+            self.echo(f"report: failed ({type(error).__name__}: {error}); the results are stored in "
+                      f"{self.study_dir}; retry with: rvosbench report {self.study_dir}")
+            return []
+        pages = [p for p in paths if p.suffix in (".html", ".md")]
+        self.echo(f"report: {len(paths)} files in {paths[0].parent if paths else '-'}"
+                  + (f" ({', '.join(str(p) for p in pages)})" if pages else ""))
+        return paths
 
 
 def _json(obj: Any) -> str:
