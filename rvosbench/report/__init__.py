@@ -6,3 +6,6 @@ from rvosbench.report import formats, page  # noqa: F401  (register the md/tex/c
 from rvosbench.report.study import write_study_report  # noqa: E402
 
 __all__ = ["write_study_report"]
+from rvosbench.report.leaderboard import write_leaderboard  # noqa: E402
+
+__all__ += ["write_leaderboard"]

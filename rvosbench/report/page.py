@@ -22,13 +22,13 @@ from rvosbench.report.table import Cell, Table, is_missing
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
-main{max-width:1280px;margin:0 auto;padding:20px 28px 60px}
+main{max-width:1560px;margin:0 auto;padding:20px 28px 60px}
 h1{font-size:24px;margin:8px 0 4px}h2{font-size:19px;margin:34px 0 8px;border-bottom:1px solid #d6dae0;padding-bottom:4px}
 h3{font-size:15px;margin:20px 0 6px}p.intro,p.note{color:#4a5561;margin:4px 0}p.note{font-size:12px}
 nav a{margin-right:14px;color:#0b5cad;text-decoration:none}
 .tablewrap{overflow-x:auto;background:#fff;border:1px solid #d6dae0;border-radius:6px}
 table.sortable{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-table.sortable th,table.sortable td{padding:5px 10px;border-bottom:1px solid #eceef1;white-space:nowrap}
+table.sortable th,table.sortable td{padding:5px 8px;border-bottom:1px solid #eceef1;white-space:nowrap}
 table.sortable th{background:#eef1f5;cursor:pointer;user-select:none;text-align:right;position:sticky;top:0}
 table.sortable th.text,table.sortable td.text{text-align:left}table.sortable td{text-align:right}
 table.sortable th .group{display:block;font-weight:normal;color:#5b6670;font-size:11px}
