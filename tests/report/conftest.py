@@ -133,3 +133,32 @@ def store(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def study_dir(store: Path) -> Path:
     return store / "toy"
+
+
+def write_values_study(root: Path, values: dict[str, list[float]], name: str = "known") -> Path:
+    """A one-seed study whose video i has a single expression scoring ``values[variant][i]`` (J = F = J&F)."""
+    study = root / name
+    (study / "cells").mkdir(parents=True)
+    (study / "plan.yaml").write_text(yaml.safe_dump({"name": name, "baseline": next(iter(values)),
+                                                     "variants": {v: {} for v in values}}))
+    for variant, scores in values.items():
+        cell = study / "cells" / f"{variant}-s0--synth-test"
+        cell.mkdir()
+        records = [{"video_id": f"v{i:03d}", "exp_id": "0", "text": "x", "num_frames": 8, "tags": [],
+                    "category": None, "J": s, "F": s, "J&F": s} for i, s in enumerate(scores)]
+        summary = {"key": f"{name}-{variant}", "study": name, "variant": variant, "seed": 0, "model": "m",
+                   "card": {}, "benchmark": "synth", "split": "test",
+                   "metrics": {"J&F": float(np.mean(scores)), "J": float(np.mean(scores)), "F": float(np.mean(scores))}}
+        (cell / "summary.json").write_text(json.dumps(summary))
+        (cell / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return study
+
+
+@pytest.fixture(scope="session")
+def report_dir(study_dir: Path, tmp_path_factory) -> Path:
+    """The toy study's full report (all formats and plots), written once."""
+    from rvosbench.report import write_study_report
+
+    out = tmp_path_factory.mktemp("report")
+    write_study_report(study_dir, out, {})
+    return out
