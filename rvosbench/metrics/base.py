@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Any
 
 from rvosbench.core.types import Prediction, Sample
@@ -28,3 +29,18 @@ class Evaluator(ABC):
 
     @abstractmethod
     def evaluate(self) -> dict[str, Any]: ...
+
+    # -- sharding: score disjoint groups of videos in separate processes, then combine ------------
+    def state(self) -> Any:
+        """Picklable summary of everything processed so far (after finishing any buffered video).
+
+        Evaluators that support it let ``rvosbench eval`` score groups of whole videos in parallel
+        processes: each worker processes its videos and returns ``state()``; the parent calls
+        :meth:`merge` with the states in sample order and then :meth:`evaluate`, which gives the same
+        result as one process. The default says the evaluator cannot be sharded.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot be sharded across processes")
+
+    def merge(self, states: Iterable[Any]) -> None:
+        """Add the :meth:`state` of other evaluators of the same protocol (in sample order)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be sharded across processes")

@@ -31,7 +31,8 @@ def db_eval_iou(annotation, segmentation, void_pixels=None):
     void_pixels = np.zeros_like(segmentation) if void_pixels is None else void_pixels.astype(bool)
     inters = np.sum((segmentation & annotation) & np.logical_not(void_pixels), axis=(-2, -1))
     union = np.sum((segmentation | annotation) & np.logical_not(void_pixels), axis=(-2, -1))
-    j = inters / union
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 is replaced by 1 just below
+        j = inters / union
     if j.ndim == 0:
         return 1 if np.isclose(union, 0) else j
     j[np.isclose(union, 0)] = 1

@@ -1,0 +1,182 @@
+"""``a2d`` (A2D-Sentences and JHMDB-Sentences): precision@K, overall/mean IoU and COCO mask mAP.
+
+MTTR ``metrics.py``/``trainer.py`` and ReferFormer ``engine.py`` (rivals.md §2.3):
+
+* A scored unit is one annotated frame of one referring expression (a COCO "image" with exactly one
+  GT annotation, category 1).
+* **P@K, oIoU, mIoU** use the top-scoring mask per unit: per-unit IoU = (I + 1e-6) / (U + 1e-6) (so
+  empty vs empty is 1); P@K = fraction of units with IoU **>** K for K in 0.5 … 0.9; oIoU = ΣI / ΣU;
+  mIoU = mean per-unit IoU.
+* **mAP** is ``pycocotools`` ``COCOeval(gt, dt, 'segm')`` with ``params.useCats = 0`` and the default
+  max detections, reporting ``stats[0:3]`` as mAP@0.5:0.95, AP50 and AP75. The published convention
+  (``mAP``) hands COCOeval *every* query's mask with its own score; ``mAP_top1`` hands it only the
+  top-scoring mask, the number ReferFormer #39 shows to be lower (55.0 → 51.9 for VSwin-B).
+
+In the streaming protocol the top mask of a frame is ``Prediction.masks`` (the model's selection) with
+score ``Prediction.scores`` (1.0 when absent); the "all queries" set is ``query_masks``/``query_scores``
+when the model returns them, else that single mask.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from rvosbench.core.registry import PROTOCOLS
+from rvosbench.core.types import Prediction, Sample
+from rvosbench.metrics.common import RowEvaluator, annotated_indices, check_prediction, mean
+
+PRECISION_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+IOU_EPS = 1e-6
+A2D_KEYS = tuple(f"P@{k}" for k in PRECISION_THRESHOLDS) + ("oIoU", "mIoU", "mAP", "AP50", "AP75", "mAP_top1")
+
+
+def encode(mask: np.ndarray) -> dict[str, Any]:
+    """COCO RLE of a (H, W) mask, as MTTR writes it (Fortran-ordered uint8)."""
+    return mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+
+
+def intersection_union(gt: np.ndarray, pred: np.ndarray) -> tuple[int, int]:
+    return int(np.count_nonzero(gt & pred)), int(np.count_nonzero(gt | pred))
+
+
+def unit_iou(intersection: int, union: int) -> float:
+    return (intersection + IOU_EPS) / (union + IOU_EPS)
+
+
+def iou_scores(units: Sequence[tuple[int, int]]) -> dict[str, float]:
+    """P@K, oIoU and mIoU from per-unit (intersection, union) pairs of the top-scoring masks."""
+    ious = np.array([unit_iou(i, u) for i, u in units], np.float64)
+    out = {f"P@{k}": float(np.mean(ious > k)) if ious.size else float("nan") for k in PRECISION_THRESHOLDS}
+    total_union = sum(u for _, u in units)
+    out["oIoU"] = sum(i for i, _ in units) / total_union if total_union else float("nan")
+    out["mIoU"] = float(ious.mean()) if ious.size else float("nan")
+    return out
+
+
+def coco_map(gt: Sequence[tuple[Any, dict[str, Any]]], detections: Iterable[tuple[Any, dict[str, Any], float]]) -> dict[str, float]:
+    """mAP@0.5:0.95, AP50, AP75 with COCOeval('segm', useCats=0) from RLEs.
+
+    ``gt``: (unit id, RLE) — one annotation per image, as MTTR's GT JSON; ``detections``:
+    (unit id, RLE, score). Unit ids may be any hashable; they are mapped to ints for pycocotools.
+    """
+    image_ids = {unit: index for index, (unit, _) in enumerate(gt, start=1)}
+    if not image_ids:
+        return {"mAP": float("nan"), "AP50": float("nan"), "AP75": float("nan")}
+    images, annotations = [], []
+    for unit, rle in gt:
+        height, width = rle["size"]
+        images.append({"id": image_ids[unit], "height": height, "width": width})
+        annotations.append({"id": len(annotations) + 1, "image_id": image_ids[unit], "category_id": 1,
+                            "segmentation": rle, "area": float(mask_utils.area(rle)),
+                            "bbox": [float(v) for v in mask_utils.toBbox(rle)], "iscrowd": 0})
+    results = [{"image_id": image_ids[unit], "category_id": 1, "segmentation": rle, "score": float(score)}
+               for unit, rle, score in detections if unit in image_ids]
+    if not results:
+        return {"mAP": 0.0, "AP50": 0.0, "AP75": 0.0}
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress and the summary table
+        coco_gt = COCO()
+        coco_gt.dataset = {"images": images, "annotations": annotations,
+                           "categories": [{"id": 1, "name": "dummy_class"}]}
+        coco_gt.createIndex()
+        coco_dt = coco_gt.loadRes(results)
+        evaluator = COCOeval(coco_gt, coco_dt, iouType="segm")
+        evaluator.params.useCats = 0
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return {"mAP": float(evaluator.stats[0]), "AP50": float(evaluator.stats[1]), "AP75": float(evaluator.stats[2])}
+
+
+def _scores_from_units(gt_rles: list[tuple[Any, dict]], top: list[tuple[Any, dict, float]],
+                       every: list[tuple[Any, dict, float]], units: list[tuple[int, int]]) -> dict[str, float]:
+    scores = iou_scores(units)
+    scores.update(coco_map(gt_rles, every))
+    scores["mAP_top1"] = coco_map(gt_rles, top)["mAP"]
+    return scores
+
+
+def a2d_scores(gt: Sequence[tuple[Any, np.ndarray]], preds: Sequence[tuple[Any, np.ndarray, float]]) -> dict[str, float]:
+    """All A2D/JHMDB metrics from in-memory masks.
+
+    ``gt``: ``(sample_id, mask)`` per scored unit; ``preds``: ``(sample_id, mask, score)``, any number
+    per unit (every query's mask). The top-scoring prediction of a unit (first one on ties) gives P@K,
+    oIoU, mIoU and ``mAP_top1``; all of them give ``mAP``, ``AP50``, ``AP75``. A unit without any
+    prediction counts as an empty predicted mask. Returns fractions in [0, 1] under the keys
+    ``P@0.5`` … ``P@0.9``, ``oIoU``, ``mIoU``, ``mAP``, ``AP50``, ``AP75``, ``mAP_top1``.
+    """
+    best: dict[Any, tuple[np.ndarray, float]] = {}
+    for unit, mask, score in preds:
+        if unit not in best or score > best[unit][1]:
+            best[unit] = (np.asarray(mask, bool), float(score))
+    units, gt_rles, top = [], [], []
+    for unit, mask in gt:
+        mask = np.asarray(mask, bool)
+        pred, score = best.get(unit, (np.zeros_like(mask), 0.0))
+        units.append(intersection_union(mask, pred))
+        gt_rles.append((unit, encode(mask)))
+        if unit in best:
+            top.append((unit, encode(pred), score))
+    every = [(unit, encode(np.asarray(mask, bool)), float(score)) for unit, mask, score in preds]
+    return _scores_from_units(gt_rles, top, every, units)
+
+
+@PROTOCOLS.register_module(name="a2d")
+class A2DProtocol(RowEvaluator):
+    """A2D/JHMDB-Sentences: P@0.5…0.9, oIoU, mIoU on the top mask; COCO mAP over all queries and top-1."""
+
+    metric_version = "1"
+    metrics = A2D_KEYS
+
+    def reset(self) -> None:
+        super().reset()
+        self._gt: list[tuple[str, dict]] = []
+        self._top: list[tuple[str, dict, float]] = []
+        self._every: list[tuple[str, dict, float]] = []
+
+    def process(self, sample: Sample, prediction: Prediction) -> dict[str, Any] | None:
+        check_prediction(sample, prediction)
+        indices = annotated_indices(sample)
+        gt = sample.masks(indices) if indices else None
+        if gt is None:
+            return None
+        record = None
+        for position, frame in enumerate(indices):
+            unit = f"{sample.uid}/{sample.frame_names[frame]}"
+            pred = prediction.masks[frame]
+            score = float(prediction.scores[frame]) if prediction.scores is not None else 1.0
+            intersection, union = intersection_union(gt[position], pred)
+            self._gt.append((unit, encode(gt[position])))
+            self._top.append((unit, encode(pred), score))
+            if prediction.query_masks is not None and prediction.query_scores is not None:
+                self._every.extend((unit, encode(m), float(s)) for m, s in
+                                   zip(prediction.query_masks[:, frame], prediction.query_scores[:, frame]))
+            else:
+                self._every.append(self._top[-1])
+            record = {**sample.record_fields(), "frame": sample.frame_names[frame], "I": intersection,
+                      "U": union, "IoU": unit_iou(intersection, union), "score": score}
+            self._rows.append(record)
+        return record
+
+    def state(self) -> Any:
+        return {"rows": list(self._rows), "gt": list(self._gt), "top": list(self._top), "every": list(self._every)}
+
+    def merge(self, states: Iterable[Any]) -> None:
+        for state in states:
+            self._rows.extend(state["rows"])
+            self._gt.extend(state["gt"])
+            self._top.extend(state["top"])
+            self._every.extend(state["every"])
+
+    def evaluate(self) -> dict[str, Any]:
+        units = [(r["I"], r["U"]) for r in self._rows]
+        metrics = _scores_from_units(self._gt, self._top, self._every, units)
+        return {"metrics": {key: metrics[key] for key in A2D_KEYS}, "records": [dict(r) for r in self._rows],
+                "tables": {"per_threshold": [{"K": k, "precision": metrics[f"P@{k}"]} for k in PRECISION_THRESHOLDS],
+                           "summary": [{"units": len(units), "mean_score": mean(r["score"] for r in self._rows)}]}}
