@@ -4,7 +4,8 @@ Plots are embedded as base64 PNG, styles and the small sorting script are inline
 disk, from an e-mail attachment or a CI artifact alike. Tables sort by clicking a header (numbers by
 their raw value, not their formatted text). Two hooks make the page testable in a headless browser:
 
-* ``page.html?sort=<table id>:<column>:<asc|desc>`` sorts a table on load (``--dump-dom`` then shows it);
+* ``page.html?sort=<table id>:<column>:<asc|desc>`` sorts a table on load, and
+  ``?click=<table id>:<column>:<n>`` clicks a header ``n`` times (``--dump-dom`` then shows the result);
 * uncaught script errors are counted in ``<html data-errors>``, and the page logs ``rvosbench-page-ready``
   to the console once its script ran, so a test can tell "no errors" from "script never ran".
 """
@@ -80,12 +81,18 @@ SCRIPT = """
       });
     });
   });
-  var match = /[?&]sort=([^&]+)/.exec(window.location.search);
-  if (match){
+  function hook(name, act){
+    var match = new RegExp('[?&]' + name + '=([^&]+)').exec(window.location.search);
+    if (!match) return;
     var parts = decodeURIComponent(match[1]).split(':');
     var table = document.getElementById(parts[0]);
-    if (table) sortTable(table, parseInt(parts[1], 10), parts[2] || 'asc');
+    if (table) act(table, parseInt(parts[1], 10), parts[2]);
   }
+  hook('sort', function(table, col, dir){ sortTable(table, col, dir || 'asc'); });
+  hook('click', function(table, col, times){  // real clicks on a header, as a user would
+    var heads = table.tHead.rows[table.tHead.rows.length - 1].cells;
+    for (var i = 0; i < (parseInt(times, 10) || 1); i++) heads[col].click();
+  });
   document.documentElement.setAttribute('data-ready', '1');
   console.log('rvosbench-page-ready');
 })();
