@@ -1,0 +1,139 @@
+"""Submission zips for server-only splits, and a validator to run before uploading one.
+
+Layouts (rivals.md §1.1 and §1.5):
+
+* ``ref_youtube_vos``: ``Annotations/<video_id>/<exp_id>/<frame>.png`` (ReferFormer renames its output
+  folder to ``Annotations`` and zips it; MTTR writes the same tree).
+* ``mevis``: ``<video_id>/<exp_id>/<frame>.png`` at the top level, no ``Annotations/`` wrapper (the
+  official sample zip holds the 140 ``valid`` video folders directly).
+
+Each PNG is single-channel 8-bit, 0 = background and 255 = the referred object, at the frame's
+original size, one per frame listed in the split's ``meta_expressions.json``. PNGs are already
+compressed, so members are stored, not deflated again.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from rvosbench.core.errors import PredictionError
+from rvosbench.core.types import Prediction, Sample
+
+LAYOUT_PREFIX = {"ref_youtube_vos": "Annotations/", "mevis": ""}
+
+
+def layout_prefix(layout: str) -> str:
+    if layout not in LAYOUT_PREFIX:
+        raise ValueError(f"unknown submission layout {layout!r}; known: {', '.join(LAYOUT_PREFIX)}")
+    return LAYOUT_PREFIX[layout]
+
+
+def member_name(layout: str, video_id: str, exp_id: str, frame: str) -> str:
+    return f"{layout_prefix(layout)}{video_id}/{exp_id}/{frame}.png"
+
+
+def encode_png(mask: np.ndarray) -> bytes:
+    """A (H, W) mask as a single-channel 0/255 PNG."""
+    ok, data = cv2.imencode(".png", np.where(mask, 255, 0).astype(np.uint8))
+    if not ok:
+        raise RuntimeError("OpenCV could not encode a PNG")
+    return data.tobytes()
+
+
+class SubmissionWriter:
+    """Streams predictions into a submission zip; usable as the engine's prediction sink.
+
+    ``with SubmissionWriter('out.zip', 'mevis') as sink: sink(sample, prediction)``. The zip is written
+    to ``<path>.partial`` and renamed when closed without error, so an interrupted run never leaves a
+    zip that looks complete (a failed run removes its partial file).
+    """
+
+    def __init__(self, path: str | Path, layout: str):
+        layout_prefix(layout)
+        self.path = Path(path)
+        self.layout = layout
+        self._partial = self.path.with_name(self.path.name + ".partial")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._zip = zipfile.ZipFile(self._partial, "w", compression=zipfile.ZIP_STORED)
+
+    def __call__(self, sample: Sample, prediction: Prediction) -> None:
+        expected = (sample.num_frames, *tuple(sample.orig_size))
+        if tuple(prediction.masks.shape) != expected:
+            raise PredictionError(f"prediction masks have shape {tuple(prediction.masks.shape)}, expected {expected}",
+                                  where=sample.uid, hint="predict every listed frame at the original size")
+        for frame, mask in zip(sample.frame_names, prediction.masks):
+            self._zip.writestr(member_name(self.layout, sample.video_id, sample.exp_id, frame), encode_png(mask))
+
+    def close(self) -> Path:
+        self._zip.close()
+        self._partial.replace(self.path)
+        return self.path
+
+    def __enter__(self) -> SubmissionWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._zip.close()
+            self._partial.unlink(missing_ok=True)
+
+
+def expected_members(samples: Iterable[Sample], layout: str) -> dict[str, tuple[int, int]]:
+    """``{member name: (height, width)}`` for every listed frame of every expression."""
+    return {member_name(layout, s.video_id, s.exp_id, frame): tuple(s.orig_size)
+            for s in samples for frame in s.frame_names}
+
+
+def _describe(names: list[str], limit: int = 3) -> str:
+    shown = ", ".join(names[:limit])
+    return f"{shown} (+{len(names) - limit} more)" if len(names) > limit else shown
+
+
+def validate_submission(zip_path: str | Path, samples: Iterable[Sample], layout: str) -> int:
+    """Check a submission zip against the split; return the number of PNGs, or raise PredictionError.
+
+    Reports, in one line, missing files, extra files, files that are not single-channel 8-bit PNGs,
+    and PNGs whose size differs from the frame's, each with the first few names and a count.
+    """
+    zip_path = Path(zip_path)
+    expected = expected_members(samples, layout)
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (OSError, zipfile.BadZipFile) as error:
+        raise PredictionError(f"cannot open the submission zip: {error}", where=str(zip_path),
+                              hint="pass the zip written by rvosbench or by `zip -r`") from error
+    problems: list[str] = []
+    with archive:
+        present = {name for name in archive.namelist() if not name.endswith("/")}
+        missing = sorted(set(expected) - present)
+        extra = sorted(present - set(expected))
+        bad_format, bad_size = [], []
+        for name in sorted(present & set(expected)):
+            try:
+                with Image.open(io.BytesIO(archive.read(name))) as image:
+                    size, mode, kind = (image.height, image.width), image.mode, image.format
+            except (OSError, ValueError):
+                bad_format.append(name)
+                continue
+            if kind != "PNG" or mode not in ("L", "P", "1"):
+                bad_format.append(f"{name} [{kind} {mode}]")
+            elif size != expected[name]:
+                bad_size.append(f"{name} [{size[0]}x{size[1]}, expected {expected[name][0]}x{expected[name][1]}]")
+    for label, names in (("missing", missing), ("extra", extra), ("not single-channel PNG", bad_format),
+                         ("wrong size", bad_size)):
+        if names:
+            problems.append(f"{len(names)} {label}: {_describe(names)}")
+    if problems:
+        raise PredictionError(f"submission does not match the split ({len(expected)} PNGs expected): "
+                              + "; ".join(problems), where=str(zip_path),
+                              hint=f"{layout} expects {member_name(layout, '<video>', '<exp_id>', '<frame>')}, "
+                                   "one 0/255 PNG per listed frame")
+    return len(expected)
