@@ -13,7 +13,9 @@ Transformers"), on the same backbones, text encoders, mask decoder and set loss 
 
 Where this differs from MTTR: the referred/not-referred classification uses the sigmoid focal loss of
 the shared criterion instead of MTTR's two-way softmax with a no-object weight, so all models here are
-trained by the same loss.
+trained by the same loss; and the queries' content starts from a learnt embedding instead of DETR's
+zeros (with zeros the first decoder self-attention only ever sees its bias and its projections get no
+gradient at all).
 """
 from __future__ import annotations
 
@@ -85,6 +87,7 @@ class MTTR(QueryRVOSModel):
         self.text_proj = nn.Linear(self.text_encoder.channels, C)
         self.encoder = nn.ModuleList(EncoderLayer(C, num_heads, ffn_dim, dropout) for _ in range(enc_layers))
         self.query_embed = nn.Embedding(num_queries, C)
+        self.query_content = nn.Embedding(num_queries, C)
         self.decoder = nn.ModuleList(DecoderLayer(C, num_heads, ffn_dim, dropout) for _ in range(dec_layers))
         self.mask_decoder = MaskDecoder(C, self.backbone.channels[0], mask_dim, len(levels))
         self.heads = QueryHeads(C, mask_dim, dynamic_layers=1, rel_coords=False, boxes=False)
@@ -115,7 +118,7 @@ class MTTR(QueryRVOSModel):
 
         N, C = self.num_queries, video.shape[-1]
         query_pos = self.query_embed.weight
-        q = torch.zeros(B * T, N, C, device=video.device, dtype=video.dtype)
+        q = self.query_content.weight.expand(B * T, N, C)
         layer_outputs = []
         for layer in self.decoder:
             q = layer(q, query_pos, memory, memory_pos, memory_pad)

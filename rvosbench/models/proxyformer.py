@@ -100,26 +100,36 @@ class ProxyConditionedVideoEncoding(nn.Module):
             self.p2v_full = ResidualAttention(dim, heads, dropout)
         self.ffn = FeedForward(dim, ffn_dim, dropout) if ffn_dim else None
 
+    def self_attention(self, x: torch.Tensor, g: Geometry) -> torch.Tensor:
+        """X̂ from X (B, T, L, C): decoupled Norm(X + MHSA_s) + Norm(X + MHSA_t), or one full MHSA."""
+        B, T, L, C = x.shape
+        if self.mode == "coupled":
+            out = self.self_full(x.reshape(B, T * L, C), pos_q=g.spatio_temporal, pos_k=g.spatio_temporal)
+            return out.reshape(B, T, L, C)
+        spatial = self.self_spatial(x.reshape(B * T, L, C), pos_q=g.spatial, pos_k=g.spatial)
+        by_position = x.transpose(1, 2).reshape(B * L, T, C)
+        temporal = self.self_temporal(by_position, pos_q=g.temporal, pos_k=g.temporal)
+        return spatial.reshape(B, T, L, C) + temporal.reshape(B, L, T, C).transpose(1, 2)
+
+    def proxy_to_video(self, x_hat: torch.Tensor, proxies: torch.Tensor, g: Geometry) -> torch.Tensor:
+        """F^k from X̂ (B, T, L, C) and the proxies (B, T, N, C): P2V spatial (+ temporal), or one full P2V."""
+        B, T, L, C = x_hat.shape
+        if self.mode == "coupled":
+            mask = None if self.proxy_temporal else same_frame_mask(T, L, g.N, x_hat.device)
+            out = self.p2v_full(x_hat.reshape(B, T * L, C), kv=proxies.reshape(B, T * g.N, C),
+                                pos_q=g.spatio_temporal, mask=mask)
+            return out.reshape(B, T, L, C)
+        out = self.p2v_spatial(x_hat.reshape(B * T, L, C), kv=proxies.reshape(B * T, g.N, C),
+                               pos_q=g.spatial).reshape(B, T, L, C)
+        if self.p2v_temporal is not None:
+            tracks = proxies.mean(1)  # (B, N, C): each slot over the whole clip
+            out = out + self.p2v_temporal(x_hat.reshape(B, T * L, C), kv=tracks,
+                                          pos_q=g.spatio_temporal).reshape(B, T, L, C)
+        return out
+
     def forward(self, video: torch.Tensor, proxies: torch.Tensor, g: Geometry) -> torch.Tensor:
-        """video (B, T, L, C), proxies (B, T, N, C) → F^k (B, T, L, C)."""
-        B, T, L, C = video.shape
-        x = self.linear(video)
-        if self.mode == "decoupled":
-            spatial = self.self_spatial(x.reshape(B * T, L, C), pos_q=g.spatial, pos_k=g.spatial)
-            by_position = x.transpose(1, 2).reshape(B * L, T, C)
-            temporal = self.self_temporal(by_position, pos_q=g.temporal, pos_k=g.temporal)
-            x_hat = spatial.reshape(B, T, L, C) + temporal.reshape(B, L, T, C).transpose(1, 2)
-            out = self.p2v_spatial(x_hat.reshape(B * T, L, C), kv=proxies.reshape(B * T, g.N, C),
-                                   pos_q=g.spatial).reshape(B, T, L, C)
-            if self.p2v_temporal is not None:
-                tracks = proxies.mean(1)  # (B, N, C): each slot over the whole clip
-                out = out + self.p2v_temporal(x_hat.reshape(B, T * L, C), kv=tracks,
-                                              pos_q=g.spatio_temporal).reshape(B, T, L, C)
-        else:
-            tokens = self.self_full(x.reshape(B, T * L, C), pos_q=g.spatio_temporal, pos_k=g.spatio_temporal)
-            mask = None if self.proxy_temporal else same_frame_mask(T, L, g.N, video.device)
-            out = self.p2v_full(tokens, kv=proxies.reshape(B, T * g.N, C), pos_q=g.spatio_temporal,
-                                mask=mask).reshape(B, T, L, C)
+        """video F^{k-1} (B, T, L, C), proxies Q^{k-1} (B, T, N, C) → F^k (B, T, L, C)."""
+        out = self.proxy_to_video(self.self_attention(self.linear(video), g), proxies, g)
         return self.ffn(out) if self.ffn is not None else out
 
 

@@ -1,0 +1,51 @@
+"""Helpers of the model tests: small configs and a drawn clip to overfit.
+
+The clip is drawn here (two coloured shapes, one moving) rather than taken from ``synth`` so these
+tests depend on nothing but the models package.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+TINY = {"hidden_dim": 32, "num_heads": 2, "num_stages": 2, "num_proxies": 3}
+TINY_RIVAL = {"hidden_dim": 32, "num_heads": 2, "num_queries": 3}
+
+
+def drawn_clip(T: int = 4, size: int = 64) -> dict:
+    """A red square moving right past a still blue disc; the expression refers to the square."""
+    rng = np.random.default_rng(0)
+    frames = np.full((T, size, size, 3), 110, np.float32) + rng.normal(0, 6, (T, size, size, 3))
+    masks = np.zeros((T, size, size), bool)
+    yy, xx = np.mgrid[:size, :size]
+    for t in range(T):
+        disc = (yy - 40) ** 2 + (xx - 44) ** 2 < 8 ** 2
+        frames[t][disc] = (45, 90, 230)
+        x0 = 8 + 6 * t
+        masks[t, 14:30, x0: x0 + 16] = True
+        frames[t][masks[t]] = (220, 40, 40)
+    frames = torch.from_numpy((frames / 255.0 - 0.5) / 0.5).permute(0, 3, 1, 2).float()
+    target = torch.from_numpy(masks)
+    boxes = []
+    for m in masks:
+        ys, xs = np.nonzero(m)
+        x1, x2, y1, y2 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+        boxes.append([(x1 + x2) / 2 / size, (y1 + y2) / 2 / size, (x2 - x1) / size, (y2 - y1) / size])
+    return {"frames": frames, "masks": target, "boxes": torch.tensor(boxes, dtype=torch.float32),
+            "text": "the red square moving right"}
+
+
+def as_batch(clip: dict, repeat: int = 1) -> tuple[dict, dict]:
+    """The clip as a model batch and targets (batch size ``repeat``)."""
+    batch = {"frames": clip["frames"].unsqueeze(0).repeat(repeat, 1, 1, 1, 1), "text": [clip["text"]] * repeat}
+    targets = {"masks": clip["masks"].unsqueeze(0).repeat(repeat, 1, 1, 1),
+               "valid": torch.ones(repeat, clip["masks"].shape[0], dtype=torch.bool),
+               "boxes": clip["boxes"].unsqueeze(0).repeat(repeat, 1, 1)}
+    return batch, targets
+
+
+def jaccard(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean per-frame IoU (region similarity J)."""
+    inter = (pred & gt).sum((1, 2))
+    union = (pred | gt).sum((1, 2))
+    return float(np.mean(np.where(union > 0, inter / np.maximum(union, 1), 1.0)))
