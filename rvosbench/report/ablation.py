@@ -197,6 +197,35 @@ def ablation_table(study: Study, stats: pd.DataFrame, spec: dict[str, Any]) -> T
                  rows=rows, data=data, notes=notes)
 
 
+def reference_table(study: Study, stats: pd.DataFrame, spec: dict[str, Any]) -> Table | None:
+    """Trivial baselines (empty mask, whole frame, …) on the table's benchmark × metric columns.
+
+    They put the variants' numbers in context ("far above an empty mask"); they are not models, so they
+    get no seeds, CI or Δ.
+    """
+    references = study.references
+    if references is None:
+        return None
+    pairs = list(dict.fromkeys(zip(stats["benchmark"], stats["metric"])))
+    references = references[references["benchmark"].isin({b for b, _ in pairs})]
+    if references.empty:
+        return None
+    decimals = int(spec["decimals"])
+    columns = [Column("Trivial baseline", numeric=False)] + [Column(m, b) for b, m in pairs]
+    rows, data = [], []
+    for name, group in references.groupby("variant", sort=False):
+        row = [text_cell(name)]
+        for benchmark, metric in pairs:
+            values = group.loc[group["benchmark"] == benchmark, f"m:{metric}"] if f"m:{metric}" in group else []
+            value = float(values.mean()) if len(values) else float("nan")
+            row.append(Cell(pct(value, decimals), value))
+            data.append({"baseline": name, "benchmark": benchmark, "metric": metric, "value": value})
+        rows.append(row)
+    return Table(name=f"{slug(study.name)}_trivial_baselines", title=f"{study.title}: trivial baselines",
+                 columns=columns, rows=rows, data=pd.DataFrame(data),
+                 notes=["Values ×100; predictions that need no model, scored by the same protocol."])
+
+
 def _describe(study: Study, variant: str) -> str:
     variants = study.plan.get("variants")
     if isinstance(variants, dict) and isinstance(variants.get(variant), dict):

@@ -3,7 +3,8 @@
 The report never imports the engine: the files under ``runs/`` are the contract (docs/architecture.md,
 "Result store"). Everything is read once, up front, into a :class:`Study`; a missing or malformed file
 is a :class:`~rvosbench.core.errors.UserError` naming the file (and line for JSONL), never a traceback.
-Optional files (cost, scaling, training logs, strips) are simply absent from the study when missing.
+Optional files (cost, scaling, training logs, strips, the trivial baselines the engine scores under
+``runs/<study>/baselines/<name>--<benchmark>/``) are simply absent from the study when missing.
 """
 from __future__ import annotations
 
@@ -88,6 +89,7 @@ class Study:
     summaries: pd.DataFrame
     records: pd.DataFrame
     cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # cell id -> summary + files
+    references: pd.DataFrame | None = None  # trivial baselines (runs/<study>/baselines/*), one row per cell
     cost: pd.DataFrame | None = None
     scaling: pd.DataFrame | None = None
     train_logs: pd.DataFrame | None = None
@@ -167,6 +169,13 @@ def _train_logs(study_dir: Path) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
+def _references(study_dir: Path) -> pd.DataFrame | None:
+    """Trivial baselines the engine scores beside a study (empty mask, whole frame, …), when present."""
+    rows = [_summary_row(read_json(path), path.parent.name)
+            for path in sorted((study_dir / "baselines").glob("*/summary.json"))]
+    return pd.DataFrame(rows) if rows else None
+
+
 def load_study(study_dir: str | Path) -> Study:
     """Read ``runs/<study>/``: plan, every finished evaluation cell and the optional extras."""
     study_dir = Path(study_dir)
@@ -203,6 +212,7 @@ def load_study(study_dir: str | Path) -> Study:
     name = str(plan.get("name") or study_dir.name)
     return Study(path=study_dir, name=name, title=str(plan.get("title") or name), baseline=baseline,
                  variants=variants, plan=plan, summaries=summary_frame, records=record_frame, cells=cells,
+                 references=_references(study_dir),
                  cost=_optional_jsonl(study_dir / "cost.jsonl"), scaling=_optional_jsonl(study_dir / "scaling.jsonl"),
                  train_logs=_train_logs(study_dir))
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import rvosbench
 from rvosbench.report import plots
-from rvosbench.report.ablation import ablation_stats, ablation_table, breakdown_tables, cost_frame, slug
+from rvosbench.report.ablation import (ablation_stats, ablation_table, breakdown_tables, cost_frame,
+                                       reference_table, slug)
 from rvosbench.report.document import Document, Section, parse_formats, write_document
 from rvosbench.report.spec import load_spec
 from rvosbench.report.store import Study, load_study
@@ -47,7 +48,8 @@ def build_study_document(study: Study, spec: dict[str, Any], out_dir: Path) -> D
     cost = cost_frame(study)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    ablation = Section("Ablation", tables=[ablation_table(study, stats, spec)])
+    references = reference_table(study, stats, spec)
+    ablation = Section("Ablation", tables=[ablation_table(study, stats, spec), *([references] if references else [])])
     ablation.plots += plots.bars(study, stats, out_dir) if "bars" in wanted else []
     ablation.plots += plots.paired(study, stats, baseline, out_dir) if "paired" in wanted else []
     sections = [ablation]

@@ -92,6 +92,13 @@ def write_study(root: Path, name: str = "toy") -> Path:
                      | ({"val/J&F": 0.3 + 0.3 * (1 - np.exp(-s / 50)) + VARIANTS[variant]} if s % 20 == 0 else {})
                      for s in range(0, 201, 5)]
             (log / "train_log.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    for name, value in (("empty", 0.08), ("whole_frame", 0.21)):  # trivial baselines, as the engine stores them
+        folder = study / "baselines" / f"{name}--synth-test"
+        folder.mkdir(parents=True)
+        (folder / "summary.json").write_text(json.dumps({
+            "key": f"b-{name}", "study": name, "variant": name, "seed": None, "model": None, "card": None,
+            "benchmark": "synth", "split": "test", "metrics": {"J&F": value, "J": value, "F": value},
+            "source": "baseline"}))
     scaling = [{"variant": v, "seed": 0, "num_frames": t, "J&F": 0.7 - 0.002 * t + VARIANTS[v],
                 "latency_ms": (10 + t * 2.0) if v != "no_jsc" else (10 + 0.15 * t * t), "peak_mem_mb": 100 + t}
                for v in VARIANTS for t in (4, 8, 16, 32)]

@@ -131,3 +131,12 @@ def test_reader_errors_name_the_file(tmp_path, study_dir):
     (broken / "samples.jsonl").write_text('{"video_id": "v", "J&F": 1}\n{"video_id": \n')
     with pytest.raises(UserError, match=r"samples.jsonl:2: not valid JSON"):
         load_study(tmp_path / "broken")
+
+
+def test_trivial_baselines_table(computed):
+    from rvosbench.report.ablation import reference_table
+
+    study, spec, stats = computed
+    table = reference_table(study, stats, spec)
+    assert [row[0].text for row in table.rows] == ["empty", "whole_frame"]
+    assert [cell.text for cell in table.rows[1][1:]] == ["21.0", "21.0", "21.0"]

@@ -63,7 +63,7 @@ def test_latex_escape_covers_specials():
 def test_markdown_tables_are_rectangular(report_dir):
     text = (report_dir / "toy.md").read_text()
     tables = re.findall(r"((?:^\|.*\|\n)+)", text, flags=re.M)
-    assert len(tables) == 3
+    assert len(tables) == 4  # ablation, trivial baselines, by tag, by length
     for table in tables:
         widths = {len(re.split(r"(?<!\\)\|", line)) for line in table.strip().splitlines()}
         assert len(widths) == 1
