@@ -1,0 +1,160 @@
+"""Reading dataset files: checked JSON/text access and lazy frame and mask decoding.
+
+Every check raises :class:`~rvosbench.core.errors.DataError` naming the file (and line or key) and what
+to do, so a damaged copy is reported in one line. Frames are decoded with OpenCV or PIL (not
+``torchvision.io``, which cannot decode beside the CPU torch; see core.compat). The loaders below are
+small picklable callables, so samples can cross into DataLoader worker processes.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from rvosbench.core.errors import DataError
+
+DECODERS = ("cv2", "pil")
+
+
+def require_dir(path: Path, what: str, hint: str) -> Path:
+    if not path.is_dir():
+        raise DataError(f"missing folder ({what})", where=str(path), hint=hint)
+    return path
+
+
+def require_file(path: Path, what: str, hint: str) -> Path:
+    if not path.is_file():
+        raise DataError(f"missing file ({what})", where=str(path), hint=hint)
+    return path
+
+
+def load_json(path: Path, what: str, hint: str = "restore the file from the dataset release") -> Any:
+    """Parse a JSON file; a syntax error is reported with its line and column."""
+    require_file(path, what, hint)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as error:
+        raise DataError(f"malformed JSON: {error.msg} (column {error.colno})", where=f"{path}:{error.lineno}",
+                        hint=hint) from error
+    except UnicodeDecodeError as error:
+        raise DataError(f"not UTF-8 JSON (byte {error.start})", where=str(path), hint=hint) from error
+
+
+def expect_mapping(value: Any, where: str, key: str, hint: str = "restore the file from the dataset release") -> dict:
+    """``value`` must be a JSON object; else a DataError naming ``key``."""
+    if not isinstance(value, dict):
+        raise DataError(f"key '{key}' must be an object, found {type(value).__name__}", where=where, hint=hint)
+    return value
+
+
+def read_rgb(path: Path, decoder: str = "cv2") -> np.ndarray:
+    """Decode one image as uint8 (H, W, 3) RGB."""
+    if decoder == "cv2":
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DataError("cannot decode image", where=str(path), hint="the file is missing or corrupt; restore it")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError) as error:
+        raise DataError(f"cannot decode image: {error}", where=str(path),
+                        hint="the file is missing or corrupt; restore it") from error
+
+
+def read_label_map(path: Path) -> np.ndarray:
+    """Decode an indexed ("P") or grey annotation PNG as its raw label values (H, W) uint8."""
+    try:
+        with Image.open(path) as image:
+            if image.mode not in ("P", "L"):
+                raise DataError(f"annotation is a {image.mode} image, expected an indexed (palette) PNG",
+                                where=str(path), hint="use the released Annotations, not colour renderings")
+            return np.asarray(image)
+    except OSError as error:
+        raise DataError(f"cannot decode annotation: {error}", where=str(path),
+                        hint="the file is missing or corrupt; restore it") from error
+
+
+class ImageFrames:
+    """``indices -> uint8 (T, H, W, 3)`` from one image file per frame."""
+
+    def __init__(self, paths: Sequence[Path], decoder: str = "cv2"):
+        self.paths = list(paths)
+        self.decoder = decoder
+
+    def __call__(self, indices: Sequence[int]) -> np.ndarray:
+        return np.stack([read_rgb(self.paths[i], self.decoder) for i in indices])
+
+
+class LabelMapMasks:
+    """``indices -> bool (T, H, W)``: union of ``obj_ids`` in indexed PNGs; frames without a file are empty."""
+
+    def __init__(self, paths: Sequence[Path | None], obj_ids: Sequence[int], size: tuple[int, int]):
+        self.paths = list(paths)
+        self.obj_ids = np.asarray(list(obj_ids), dtype=np.int64)
+        self.size = size
+
+    def __call__(self, indices: Sequence[int]) -> np.ndarray:
+        out = np.zeros((len(indices), *self.size), dtype=bool)
+        for row, i in enumerate(indices):
+            path = self.paths[i]
+            if path is None:
+                continue
+            labels = read_label_map(path)
+            if labels.shape != tuple(self.size):
+                raise DataError(f"annotation is {labels.shape[1]}x{labels.shape[0]}, frames are "
+                                f"{self.size[1]}x{self.size[0]}", where=str(path), hint="restore the released file")
+            out[row] = np.isin(labels, self.obj_ids)
+        return out
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(H, W) of an image without decoding its pixels."""
+    try:
+        with Image.open(path) as image:
+            return image.height, image.width
+    except OSError as error:
+        raise DataError(f"cannot read image header: {error}", where=str(path),
+                        hint="the file is missing or corrupt; restore it") from error
+
+
+def label_palette() -> list[int]:
+    """The 256-entry colour map of PASCAL VOC / DAVIS / YouTube-VOS indexed annotations (flat RGB list).
+
+    Entry k spreads the bits of k over the three channels, most significant first: 1 is dark red,
+    2 dark green, 3 olive, …; viewers show released annotations in these colours.
+    """
+    palette = []
+    for index in range(256):
+        red = green = blue = 0
+        value = index
+        for shift in range(7, -1, -1):
+            red |= (value & 1) << shift
+            green |= ((value >> 1) & 1) << shift
+            blue |= ((value >> 2) & 1) << shift
+            value >>= 3
+        palette.extend((red, green, blue))
+    return palette
+
+
+_PALETTE = label_palette()
+
+
+def write_label_png(path: Path, labels: np.ndarray) -> None:
+    """Save a uint8 label map as an indexed ("P") PNG with the standard palette."""
+    image = Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint8), mode="L")
+    image.putpalette(_PALETTE)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, optimize=False)
+
+
+def write_jpeg(path: Path, rgb: np.ndarray, quality: int = 95) -> None:
+    """Save a uint8 (H, W, 3) RGB frame as a baseline JPEG (deterministic bytes for equal input)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), mode="RGB").save(path, quality=quality)

@@ -1,0 +1,38 @@
+"""The registered ``synth`` benchmark: generate on first use, then read the cache like Ref-YouTube-VOS."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rvosbench.core.registry import BENCHMARKS
+from rvosbench.data.synth.generate import SPLITS, SynthConfig, default_cache_root, ensure_dataset
+from rvosbench.data.ytvos import YouTubeVOSLayout
+
+
+@BENCHMARKS.register_module("synth")
+class SynthBenchmark(YouTubeVOSLayout):
+    """Embedded diagnostic benchmark: moving shapes with typed, unambiguous expressions (generated, cached).
+
+    ``root`` is the cache folder (default ``<checkout>/.cache/synth``); the dataset itself lives in
+    ``<root>/<hash of the generator parameters>``. Every other option is a :class:`SynthConfig` field.
+    Each sample's ``meta`` has ``type`` (one of the five expression types), ``tags`` (the type, plus
+    ``multi_object``, ``occlusion``, ``out_of_view`` where they apply) and the structured ``query``.
+    """
+
+    name = "synth"
+    splits = SPLITS
+    has_ground_truth = {split: True for split in SPLITS}
+
+    def __init__(self, root: str | Path | None = None, split: str = "test", decoder: str = "cv2",
+                 progress: bool = True, **generator: Any):
+        self.config = SynthConfig(**generator)
+        self.cache_root = Path(root).expanduser() if root else default_cache_root()
+        self.progress = progress
+        super().__init__(self.cache_root / self.config.key(), split, decoder=decoder)
+
+    def validate(self) -> None:
+        ensure_dataset(self.config, self.cache_root, progress=self.progress)
+        super().validate()
+
+    def _expression_meta(self, exp: dict[str, Any]) -> dict[str, Any]:
+        return {"tags": list(exp.get("tags", [])), "type": exp.get("type"), "query": exp.get("query")}
