@@ -79,15 +79,13 @@ class InputSpec:
 def resized_size(height: int, width: int, short_side: int, max_size: int | None) -> tuple[int, int]:
     """Output (H, W) with the short side ``short_side``, shrunk so the long side stays <= ``max_size``."""
     short, long = min(height, width), max(height, width)
-    target = float(short_side)
+    target = short_side
     if max_size is not None and long * target / short > max_size:
-        target = max_size * short / long
-    if short == round(target):
+        target = int(round(max_size * short / long))
+    if short == target:
         return height, width
-    scale = target / short
-    new_h = int(round(target)) if height == short else int(height * scale)
-    new_w = int(round(target)) if width == short else int(width * scale)
-    return max(new_h, 1), max(new_w, 1)
+    other = int(target * long / short)  # the long side follows the rounded short side (as DETR's get_size)
+    return (target, other) if height == short else (other, target)
 
 
 def to_float_frames(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
