@@ -98,7 +98,7 @@ def paired(study: Study, stats: pd.DataFrame, baseline: str, out_dir: Path) -> l
             ax.set_xlabel(f"{baseline} (baseline) per-video {metric}")
             ax.set_ylabel(f"{variant} per-video {metric}")
             ax.grid(alpha=0.3)
-        fig.suptitle(f"{study.title} — {benchmark}: per-video scores (×100), points above the line favour the variant",
+        fig.suptitle(f"{study.title} — {benchmark}\nper-video scores (×100); points above the line favour the variant",
                      fontsize=10)
         fig.tight_layout()
         paths.append(_save(fig, out_dir / f"{slug(study.name)}_paired_{slug(benchmark)}.png"))
@@ -173,8 +173,9 @@ def curves(study: Study, out_dir: Path) -> list[Path]:
                         label=variant if k == 0 else None)
         ax.set_xlabel("training step")
         ax.set_ylabel(f"{column[4:]} (×100, validation)" if column.startswith("val/") else column)
-        if column == "loss" and (logs["loss"].dropna() > 0).all():
-            ax.set_yscale("log")
+        losses = logs["loss"].dropna() if column == "loss" else None
+        if losses is not None and (losses > 0).all() and losses.max() > 10 * losses.min():
+            ax.set_yscale("log")  # only when the loss spans more than a decade
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8, frameon=False, title="solid: first seed", title_fontsize=8)
     fig.suptitle(f"{study.title}: training curves", fontsize=10)
@@ -286,8 +287,9 @@ def strips(study: Study, stats: pd.DataFrame, baseline: str, out_dir: Path, max_
                         ax.contour(data["gt"][index].astype(float), levels=[0.5], colors=[GT_COLOUR], linewidths=1.3)
                     ax.set_xticks([])
                     ax.set_yticks([])
-                    if r == 0:
-                        ax.set_title(f"frame {index}", fontsize=8)
+                    if r == 0:  # the engine stores which video frames the strip holds (frame_indices)
+                        shown = first["frame_indices"][index] if "frame_indices" in first.files else index
+                        ax.set_title(f"frame {int(shown)}", fontsize=8)
                     if c == 0:
                         label = variant if score is None else f"{variant}\n{metric} {100 * score:.1f}"
                         ax.set_ylabel(label, fontsize=8)
