@@ -6,11 +6,7 @@ import pytest
 from rvosbench.core.config import apply_overrides, diff_configs, load_config
 from rvosbench.core.errors import ConfigError
 
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+from core_helpers import write_file as write
 
 
 @pytest.fixture

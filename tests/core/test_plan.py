@@ -4,13 +4,9 @@ from pathlib import Path
 import pytest
 
 from rvosbench.core.errors import ConfigError
+
+from core_helpers import write_file as write
 from rvosbench.core.plan import load_plan
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture
