@@ -148,7 +148,9 @@ def benchmark_table(rows: pd.DataFrame, benchmark: str, spec: dict[str, Any]) ->
     decimals = int(spec["decimals"])
     metrics = [m for m in spec["metrics"] if f"m:{m}" in part and part[f"m:{m}"].notna().any()]
     published = [_published_for(card, benchmark) if spec.get("published", True) else {} for card in part["card"]]
-    paper_metrics = [m for m in metrics if any(m in p for p in published)]
+    # the primary metric always gets a paper column, so a missing published number is visible as such
+    paper_metrics = [m for m in metrics if any(m in p for p in published)
+                     or (m == part["primary"].iloc[0] and spec.get("published", True))]
     columns = [Column("#"), Column("Model", numeric=False), Column("Variant", numeric=False),
                Column("Source", numeric=False), Column("Study", numeric=False), Column("Seeds")]
     columns += [Column(m, "reproduced") for m in metrics]
@@ -178,7 +180,7 @@ def benchmark_table(rows: pd.DataFrame, benchmark: str, spec: dict[str, Any]) ->
                 cells += [text_cell("–"), text_cell("–")]
         if paper_metrics:
             sources = sorted({e["source"] for e in paper.values() if e["source"]})
-            cells.append(text_cell("; ".join(sources) or "–"))
+            cells.append(text_cell("; ".join(sources) or ("none in the model card" if row["card"] else "no card")))
         table_rows.append(cells)
     notes = [f"Ranked by {part['primary'].iloc[0]}; values ×100; seeds of a study averaged, best study per "
              "(model, variant) kept; Δ = reproduced − paper; external = predictions scored by rvosbench eval."]
@@ -225,7 +227,7 @@ def leaderboard_plot(table: Table, out_dir: Path) -> Path | None:
     ax.set_xlabel(f"{primary} (×100)")
     ax.set_xlim(0, 100 * max(rows["reproduced"].max(), rows["published"].max(skipna=True)
                             if has_paper.any() else 0) * 1.12 + 1)
-    ax.legend(fontsize=8, frameon=False, ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.5 / (1 + len(rows))))
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(table.title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     path = out_dir / f"{table.name}.png"
