@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from rvosbench.core.plugins import load_entry_points, load_plugin
 
-BUILTIN_PACKAGES = ("rvosbench.data", "rvosbench.metrics", "rvosbench.models")
+BUILTIN_PACKAGES = ("rvosbench.data", "rvosbench.metrics", "rvosbench.models", "rvosbench.report")
 _builtins_loaded = False
 
 
