@@ -10,6 +10,10 @@ from typing import Any
 from rvosbench.core.errors import ConfigError
 from rvosbench.core.registry import BENCHMARKS
 from rvosbench.data.base import Benchmark, DatasetCountWarning, normalize_text
+from rvosbench.data.a2d import A2DSentences
+from rvosbench.data.davis import RefDAVIS17
+from rvosbench.data.jhmdb import JHMDBSentences
+from rvosbench.data.mevis import MeViS
 from rvosbench.data.synth import SynthBenchmark
 from rvosbench.data.ytvos import RefYouTubeVOS
 
@@ -33,5 +37,5 @@ def build_benchmark(config: Mapping[str, Any], where: str | None = None) -> Benc
     return benchmark
 
 
-__all__ = ["Benchmark", "DatasetCountWarning", "RefYouTubeVOS", "SynthBenchmark", "build_benchmark",
-           "normalize_text"]
+__all__ = ["A2DSentences", "Benchmark", "DatasetCountWarning", "JHMDBSentences", "MeViS", "RefDAVIS17",
+           "RefYouTubeVOS", "SynthBenchmark", "build_benchmark", "normalize_text"]

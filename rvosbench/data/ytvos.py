@@ -34,7 +34,7 @@ def parse_obj_ids(value: Any, where: str) -> list[int]:
         return [int(v) for v in items]
     except (TypeError, ValueError) as error:
         raise DataError(f"obj_id {value!r} is not an integer (or a list of integers)", where=where,
-                        hint=RELEASE_HINT) from error
+                        hint="restore the file from the dataset release") from error
 
 
 class YouTubeVOSLayout(Benchmark):
@@ -46,6 +46,11 @@ class YouTubeVOSLayout(Benchmark):
     protocol = "per_expression"
     metrics = ("J&F", "J", "F")
     frame_ext: ClassVar[str] = ".jpg"
+    #: expression keys a split with ground truth must have
+    gt_keys: ClassVar[tuple[str, ...]] = ("obj_id",)
+    release_hint: ClassVar[str] = RELEASE_HINT
+    #: masks are palette PNGs under ``<split>/Annotations`` (MeViS keeps RLEs in mask_dict.json instead)
+    palette_masks: ClassVar[bool] = True
 
     def split_folder(self) -> str:
         """Folder name of the split under the root (and under ``meta_expressions``)."""
@@ -62,16 +67,16 @@ class YouTubeVOSLayout(Benchmark):
     # -- validation ---------------------------------------------------------------------------
     def validate(self) -> None:
         require_dir(self.root, f"{self.name} root", "set root: in the benchmark config or pass --root")
-        require_file(self.meta_path, "expressions", RELEASE_HINT)
-        require_dir(self.split_dir / "JPEGImages", "frames", RELEASE_HINT)
-        if self.ground_truth:
-            require_dir(self.split_dir / "Annotations", "masks", RELEASE_HINT)
+        require_file(self.meta_path, "expressions", self.release_hint)
+        require_dir(self.split_dir / "JPEGImages", "frames", self.release_hint)
+        if self.ground_truth and self.palette_masks:
+            require_dir(self.split_dir / "Annotations", "masks", self.release_hint)
         self._videos = self._read_videos()
 
     def _read_meta_videos(self, path: Path) -> dict[str, Any]:
-        meta = expect_mapping(load_json(path, "expressions", RELEASE_HINT), str(path), "<top level>")
+        meta = expect_mapping(load_json(path, "expressions", self.release_hint), str(path), "<top level>")
         if "videos" not in meta:
-            raise DataError("missing key 'videos'", where=str(path), hint=RELEASE_HINT)
+            raise DataError("missing key 'videos'", where=str(path), hint=self.release_hint)
         return expect_mapping(meta["videos"], str(path), "videos")
 
     def _read_videos(self) -> dict[str, dict[str, Any]]:
@@ -84,26 +89,27 @@ class YouTubeVOSLayout(Benchmark):
             expect_mapping(video, where + ")", f"videos.{vid}")
             for key in ("expressions", "frames"):
                 if key not in video:
-                    raise DataError(f"video '{vid}' has no '{key}'", where=where + ")", hint=RELEASE_HINT)
+                    raise DataError(f"video '{vid}' has no '{key}'", where=where + ")", hint=self.release_hint)
             expect_mapping(video["expressions"], where + ".expressions)", f"videos.{vid}.expressions")
             if not isinstance(video["frames"], list) or not video["frames"]:
                 raise DataError(f"video '{vid}' has an empty or malformed frame list", where=where + ".frames)",
-                                hint=RELEASE_HINT)
+                                hint=self.release_hint)
             for exp_id, exp in video["expressions"].items():
                 key = f"{where}.expressions.{exp_id}"
                 if not isinstance(exp, dict) or not isinstance(exp.get("exp"), str):
-                    raise DataError("expression has no text 'exp'", where=key + ")", hint=RELEASE_HINT)
-                if self.ground_truth and "obj_id" not in exp:
-                    raise DataError("expression has no 'obj_id'", where=key + ")", hint=RELEASE_HINT)
+                    raise DataError("expression has no text 'exp'", where=key + ")", hint=self.release_hint)
+                for required in self.gt_keys if self.ground_truth else ():
+                    if required not in exp:
+                        raise DataError(f"expression has no '{required}'", where=key + ")", hint=self.release_hint)
             folder = frames_root / vid
             if not folder.is_dir():
                 raise DataError(f"video '{vid}' is listed in {path.name} but has no frames folder", where=str(folder),
-                                hint=RELEASE_HINT)
+                                hint=self.release_hint)
             present = set(os.listdir(folder))
             missing = [f for f in video["frames"] if f"{f}{self.frame_ext}" not in present]
             if missing:
                 raise DataError(f"{len(missing)} listed frame(s) missing, first '{missing[0]}{self.frame_ext}'",
-                                where=str(folder), hint=RELEASE_HINT)
+                                where=str(folder), hint=self.release_hint)
         return videos
 
     def _select_videos(self, videos: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +121,7 @@ class YouTubeVOSLayout(Benchmark):
         path = self.split_dir / "meta.json"
         if not path.is_file():
             return {}
-        meta = expect_mapping(load_json(path, "object categories", RELEASE_HINT), str(path), "<top level>")
+        meta = expect_mapping(load_json(path, "object categories", self.release_hint), str(path), "<top level>")
         videos = expect_mapping(meta.get("videos", {}), str(path), "videos")
         return {vid: v.get("objects", {}) if isinstance(v, dict) else {} for vid, v in videos.items()}
 
@@ -133,7 +139,6 @@ class YouTubeVOSLayout(Benchmark):
             frames = [str(f) for f in video["frames"]]
             frame_paths = [self.split_dir / "JPEGImages" / vid / f"{f}{self.frame_ext}" for f in frames]
             size = image_size(frame_paths[0])
-            mask_paths = [self.split_dir / "Annotations" / vid / f"{f}.png" for f in frames]
             loader = ImageFrames(frame_paths, decoder)
             for exp_id in sorted(video["expressions"], key=_natural_key):
                 exp = video["expressions"][exp_id]
@@ -143,13 +148,19 @@ class YouTubeVOSLayout(Benchmark):
                 meta = {"category": categories[0] if categories else None, **self._expression_meta(exp)}
                 if len(obj_ids) > 1:
                     meta["categories"] = categories
-                masks = LabelMapMasks(mask_paths, obj_ids, size) if self.ground_truth else None
+                masks = self._mask_loader(vid, frames, exp, obj_ids, size) if self.ground_truth else None
                 samples.append(Sample(
                     benchmark=self.name, split=self.split, video_id=vid, exp_id=str(exp_id),
                     text=normalize_text(exp["exp"]), obj_ids=obj_ids, frame_names=frames,
                     annotated=[self.ground_truth] * len(frames), orig_size=size, meta=meta,
                     load_frames_fn=loader, load_masks_fn=masks))
         return samples
+
+    def _mask_loader(self, vid: str, frames: list[str], exp: dict[str, Any], obj_ids: list[int],
+                     size: tuple[int, int]) -> Any:
+        """Hook: the sample's mask loader (palette PNGs here; MeViS decodes RLE)."""
+        paths = [self.split_dir / "Annotations" / vid / f"{f}.png" for f in frames]
+        return LabelMapMasks(paths, obj_ids, size)
 
     def annotation_files(self) -> list[Path]:
         files = [self.meta_path]
