@@ -147,21 +147,27 @@ class A2DProtocol(RowEvaluator):
         if gt is None:
             return None
         record = None
+        with_queries = prediction.query_masks is not None and prediction.query_scores is not None
         for position, frame in enumerate(indices):
-            unit = f"{sample.uid}/{sample.frame_names[frame]}"
-            pred = prediction.masks[frame]
             score = float(prediction.scores[frame]) if prediction.scores is not None else 1.0
-            intersection, union = intersection_union(gt[position], pred)
-            self._gt.append((unit, encode(gt[position])))
-            self._top.append((unit, encode(pred), score))
-            if prediction.query_masks is not None and prediction.query_scores is not None:
-                self._every.extend((unit, encode(m), float(s)) for m, s in
-                                   zip(prediction.query_masks[:, frame], prediction.query_scores[:, frame]))
-            else:
-                self._every.append(self._top[-1])
-            record = {**sample.record_fields(), "frame": sample.frame_names[frame], "I": intersection,
-                      "U": union, "IoU": unit_iou(intersection, union), "score": score}
-            self._rows.append(record)
+            top_rle = encode(prediction.masks[frame])
+            every = ([(encode(m), float(s)) for m, s in zip(prediction.query_masks[:, frame],
+                                                              prediction.query_scores[:, frame])]
+                     if with_queries else [(top_rle, score)])
+            record = self.add_unit(sample, frame, gt[position], prediction.masks[frame], score, top_rle, every)
+        return record
+
+    def add_unit(self, sample: Sample, frame: int, gt: np.ndarray, top_mask: np.ndarray, top_score: float,
+                 top_rle: dict[str, Any], every: list[tuple[dict[str, Any], float]]) -> dict[str, Any]:
+        """Score one annotated frame given its top mask and every detection as (RLE, score)."""
+        unit = f"{sample.uid}/{sample.frame_names[frame]}"
+        intersection, union = intersection_union(gt, top_mask)
+        self._gt.append((unit, encode(gt)))
+        self._top.append((unit, top_rle, top_score))
+        self._every.extend((unit, rle, score) for rle, score in every)
+        record = {**sample.record_fields(), "frame": sample.frame_names[frame], "I": intersection,
+                  "U": union, "IoU": unit_iou(intersection, union), "score": top_score}
+        self._rows.append(record)
         return record
 
     def state(self) -> Any:
