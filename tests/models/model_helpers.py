@@ -10,6 +10,17 @@ import torch
 
 TINY = {"hidden_dim": 32, "num_heads": 2, "num_stages": 2, "num_proxies": 3}
 TINY_RIVAL = {"hidden_dim": 32, "num_heads": 2, "num_queries": 3}
+NAMES = ["proxyformer", "proxyformer.no_propagation", "proxyformer.coupled_attention", "proxyformer.no_jsc",
+         "referformer", "mttr"]
+RIVAL_SIZES = {"referformer": {"enc_layers": 1, "dec_layers": 2, "ffn_dim": 64},
+               "mttr": {"enc_layers": 1, "dec_layers": 2, "ffn_dim": 64, "encoded_levels": 2}}
+
+
+def tiny_config(name: str) -> dict:
+    """A small config of a registered model (N = 3 queries, two stages / decoder layers)."""
+    if name.startswith("proxyformer"):
+        return {"type": name, **TINY}
+    return {"type": name, **TINY_RIVAL, **RIVAL_SIZES[name]}
 
 
 def drawn_clip(T: int = 4, size: int = 64) -> dict:

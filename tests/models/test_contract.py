@@ -9,19 +9,9 @@ from rvosbench.core.registry import MODELS
 from rvosbench.core.types import Prediction
 from rvosbench.models import build_model
 
-from model_helpers import TINY, TINY_RIVAL, as_batch
+from model_helpers import NAMES, as_batch, tiny_config
 
-NAMES = ["proxyformer", "proxyformer.no_propagation", "proxyformer.coupled_attention", "proxyformer.no_jsc",
-         "referformer", "mttr"]
-RIVAL_SIZES = {"referformer": {"enc_layers": 1, "dec_layers": 2, "ffn_dim": 64},
-               "mttr": {"enc_layers": 1, "dec_layers": 2, "ffn_dim": 64, "encoded_levels": 2}}
 BOX_TERMS = {"loss_bbox", "loss_giou"}
-
-
-def tiny_config(name: str) -> dict:
-    if name.startswith("proxyformer"):
-        return {"type": name, **TINY}
-    return {"type": name, **TINY_RIVAL, **RIVAL_SIZES[name]}
 
 
 def test_every_model_and_variant_is_registered():
