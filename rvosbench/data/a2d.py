@@ -29,7 +29,7 @@ from rvosbench.core.errors import DataError
 from rvosbench.core.registry import BENCHMARKS
 from rvosbench.core.types import Sample
 from rvosbench.data.base import Benchmark, check_count, normalize_text
-from rvosbench.data.io import ImageFrames, require_dir, require_file
+from rvosbench.data.io import ImageFrames, check_decoder, require_dir, require_file
 
 A2D_HINT = "restore it from the A2D-Sentences release (see docs/benchmarks.md)"
 A2D_METRICS = ("mAP", "oIoU", "mIoU", "P@0.5", "P@0.6", "P@0.7", "P@0.8", "P@0.9", "AP50", "AP75", "mAP_top1")
@@ -156,6 +156,9 @@ class A2DSentences(Benchmark):
     metrics = A2D_METRICS
     has_ground_truth = {"train": True, "test": True}
 
+    def __init__(self, root: str | Path, split: str, frames_dir: str | None = None, decoder: str = "cv2"):
+        super().__init__(root, split, frames_dir=frames_dir, decoder=check_decoder(decoder))
+
     @property
     def h5_root(self) -> Path:
         return self.root / "text_annotations" / "a2d_annotation_with_instances"
@@ -218,7 +221,7 @@ class A2DSentences(Benchmark):
         if frames_dir:
             folder = self.root / frames_dir / video
             paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
-            return [p.stem for p in paths], ImageFrames(paths, self.options.get("decoder", "cv2"))
+            return [p.stem for p in paths], ImageFrames(paths, self.options["decoder"])
         path = self.root / "Release" / "clips320H" / f"{video}.mp4"
         return [f"{i:05d}" for i in range(1, video_frame_count(path) + 1)], VideoFileFrames(path)
 

@@ -27,8 +27,8 @@ from rvosbench.core.errors import DataError
 from rvosbench.core.registry import BENCHMARKS
 from rvosbench.core.types import Sample
 from rvosbench.data.base import Benchmark, check_count, normalize_text
-from rvosbench.data.io import (ImageFrames, LabelMapMasks, image_size, load_json, read_label_map, require_dir,
-                               require_file)
+from rvosbench.data.io import (ImageFrames, LabelMapMasks, check_decoder, image_size, load_json, read_label_map,
+                               require_dir, require_file)
 
 DAVIS_HINT = "unzip DAVIS-2017-Unsupervised-trainval-480p.zip and davis_text_annotations.zip into the root"
 #: (file, encoding, annotator, kind) in run order 0..3
@@ -85,6 +85,9 @@ class RefDAVIS17(Benchmark):
     metrics = ("J&F", "J", "F")
     has_ground_truth = {"train": True, "valid": True}
 
+    def __init__(self, root: str | Path, split: str, decoder: str = "cv2"):
+        super().__init__(root, split, decoder=check_decoder(decoder))
+
     @property
     def davis(self) -> Path:
         return self.root / "DAVIS"
@@ -119,7 +122,7 @@ class RefDAVIS17(Benchmark):
         return load_json(path, "categories", DAVIS_HINT) if path.is_file() else {}
 
     def _build_samples(self) -> list[Sample]:
-        decoder = self.options.get("decoder", "cv2")
+        decoder = self.options["decoder"]
         categories = self._categories()
         samples = []
         for video in sorted(self._videos):

@@ -16,9 +16,16 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from rvosbench.core.errors import DataError
+from rvosbench.core.errors import ConfigError, DataError
 
 DECODERS = ("cv2", "pil")
+
+
+def check_decoder(decoder: str) -> str:
+    """The ``decoder`` option of a loader: ``cv2`` (default, faster on JPEG) or ``pil``."""
+    if decoder not in DECODERS:
+        raise ConfigError(f"unknown decoder '{decoder}'", where="decoder", hint=f"choose one of: {', '.join(DECODERS)}")
+    return decoder
 
 
 def require_dir(path: Path, what: str, hint: str) -> Path:

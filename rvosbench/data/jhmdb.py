@@ -27,7 +27,7 @@ from rvosbench.core.registry import BENCHMARKS
 from rvosbench.core.types import Sample
 from rvosbench.data.a2d import A2D_METRICS
 from rvosbench.data.base import Benchmark, check_count, normalize_text
-from rvosbench.data.io import ImageFrames, load_json, require_dir, require_file
+from rvosbench.data.io import ImageFrames, check_decoder, load_json, require_dir, require_file
 
 JHMDB_HINT = "restore it from the JHMDB-Sentences release (see docs/benchmarks.md)"
 METADATA_HINT = "use the jhmdb_sentences_samples_metadata.json that MTTR ships (datasets/jhmdb_sentences/)"
@@ -66,13 +66,13 @@ class JHMDBSentences(Benchmark):
     metrics = A2D_METRICS
     has_ground_truth = {"test": True}
 
-    def __init__(self, root, split: str = "test", sampled_frames: str = "metadata",
+    def __init__(self, root: str | Path, split: str = "test", sampled_frames: str = "metadata",
                  samples_metadata: str = "jhmdb_sentences_samples_metadata.json", decoder: str = "cv2"):
         if sampled_frames not in ("metadata", "all"):
             raise ConfigError(f"sampled_frames must be 'metadata' or 'all', got {sampled_frames!r}",
                               where="sampled_frames")
         super().__init__(root, split, sampled_frames=sampled_frames, samples_metadata=samples_metadata,
-                         decoder=decoder)
+                         decoder=check_decoder(decoder))
 
     @property
     def metadata_path(self) -> Path:

@@ -21,8 +21,8 @@ from rvosbench.core.errors import DataError
 from rvosbench.core.registry import BENCHMARKS
 from rvosbench.core.types import Sample
 from rvosbench.data.base import Benchmark, check_count, normalize_text
-from rvosbench.data.io import (ImageFrames, LabelMapMasks, expect_mapping, image_size, load_json, require_dir,
-                               require_file)
+from rvosbench.data.io import (ImageFrames, LabelMapMasks, check_decoder, expect_mapping, image_size, load_json,
+                               require_dir, require_file)
 
 RELEASE_HINT = "restore it from the Ref-YouTube-VOS release (see docs/benchmarks.md)"
 
@@ -51,6 +51,9 @@ class YouTubeVOSLayout(Benchmark):
     release_hint: ClassVar[str] = RELEASE_HINT
     #: masks are palette PNGs under ``<split>/Annotations`` (MeViS keeps RLEs in mask_dict.json instead)
     palette_masks: ClassVar[bool] = True
+
+    def __init__(self, root: str | Path, split: str, decoder: str = "cv2"):
+        super().__init__(root, split, decoder=check_decoder(decoder))
 
     def split_folder(self) -> str:
         """Folder name of the split under the root (and under ``meta_expressions``)."""
@@ -131,7 +134,7 @@ class YouTubeVOSLayout(Benchmark):
         return {"tags": list(exp.get("tags", []))}
 
     def _build_samples(self) -> list[Sample]:
-        decoder = self.options.get("decoder", "cv2")
+        decoder = self.options["decoder"]
         objects = self._object_meta()
         samples = []
         for vid in sorted(self._videos):

@@ -182,8 +182,7 @@ def _plural_phrase(query: Query, count: int, rng: np.random.Generator) -> str:
     shapes = PLURALS.get(query.shape, query.shape + "s")
     words = " ".join(w for w in (query.size, query.colour, shapes) if w)
     number = {2: "two", 3: "three", 4: "four"}.get(count, str(count))
-    options = [f"the {number} {words}", f"all {words}"] + ([f"both {words}"] if count == 2 else [])
-    return options[int(rng.integers(len(options)))]
+    return _choose(rng, [f"the {number} {words}", f"all {words}"] + ([f"both {words}"] if count == 2 else []))
 
 
 def _choose(rng: np.random.Generator, options: list[str]) -> str:
