@@ -1,17 +1,154 @@
-"""``rvosbench data``: fixtures, checks and previews of benchmarks (not available yet: the Benchmarks issue implements it)."""
+"""``rvosbench data``: write fixtures, check a dataset copy, generate and preview ``synth``.
+
+* ``rvosbench data fixture <format> DIR`` writes a tiny dataset in a released layout.
+* ``rvosbench data check benchmarks/<name>.yaml [--root DIR] [--split S]`` validates a copy and prints
+  counts per split; any problem is one line naming the file (and line or key) and what to do.
+* ``rvosbench data synth [--preview out.png]`` generates (or finds) the synth cache, prints its counts
+  per split and expression type, and optionally writes a captioned strip with the ground truth.
+"""
 from __future__ import annotations
 
 import argparse
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
 
-from rvosbench.core.errors import UserError
+from rvosbench.core.config import apply_overrides, load_config
+from rvosbench.core.errors import ConfigError, UserError
+from rvosbench.core.locate import locate
+
+ACTIONS = ("fixture", "check", "synth")
 
 
 def add_parser(subparsers, name: str, common: argparse.ArgumentParser) -> None:
-    parser = subparsers.add_parser(name, parents=[common], help='fixtures, checks and previews of benchmarks')
-    parser.add_argument('action', **{'help': 'fixture | check | synth'})
-    parser.add_argument('rest', **{'nargs': '*'})
+    parser = subparsers.add_parser(name, parents=[common], help="fixtures, checks and previews of benchmarks",
+                                   description=__doc__.split("\n\n", 1)[1])
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    fixture = actions.add_parser("fixture", parents=[common], help="write a tiny dataset in a released layout")
+    fixture.add_argument("format", help="ref_youtube_vos | ref_davis17 | a2d_sentences | jhmdb_sentences | mevis")
+    fixture.add_argument("dir", type=Path, help="output folder (new or empty)")
+    fixture.add_argument("--force", action="store_true", help="write into a non-empty folder")
+
+    check = actions.add_parser("check", parents=[common], help="validate a dataset copy and print counts")
+    check.add_argument("config", help="benchmarks/<name>.yaml or a benchmark name")
+    check.add_argument("--root", type=Path, help="dataset root (overrides the config's root)")
+    check.add_argument("--split", action="append", help="split(s) to check (default: all)")
+    check.add_argument("--decode", type=int, default=2, metavar="N",
+                       help="also decode frames and masks of the first N samples per split (default 2)")
+
+    synth = actions.add_parser("synth", parents=[common], help="generate synth and preview it")
+    synth.add_argument("--config", default="synth", help="benchmark config (default benchmarks/synth.yaml)")
+    synth.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a generator option, e.g. --set seed=3 --set multi_object=true")
+    synth.add_argument("--split", default=None, help="split to preview (default: the config's)")
+    synth.add_argument("--preview", type=Path, metavar="PNG", help="write a strip of frames with GT and captions")
+    synth.add_argument("--count", type=int, default=10, help="expressions in the preview (default 10)")
     parser.set_defaults(handler=run)
+    for sub in (fixture, check, synth):
+        sub.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UserError('rvosbench data is not available yet', hint='it lands with the Benchmarks issue')
+    from rvosbench.engine.catalog import load_catalog
+
+    load_catalog(args.plugin)
+    return {"fixture": run_fixture, "check": run_check, "synth": run_synth}[args.action](args)
+
+
+def run_fixture(args: argparse.Namespace) -> int:
+    from rvosbench.data.fixtures import write_fixture
+
+    fixture = write_fixture(args.format, args.dir, overwrite=args.force)
+    splits = Counter(split for split, _, _ in fixture.truth)
+    listed = ", ".join(f"{split}: {count} expressions" for split, count in sorted(splits.items()))
+    print(f"wrote a {args.format} fixture to {args.dir} ({listed})")
+    print(f"check it with: rvosbench data check benchmarks/{args.format}.yaml --root {args.dir}")
+    return 0
+
+
+def _benchmark_config(spec: str) -> tuple[dict[str, Any], Path]:
+    path = locate("benchmarks", spec)
+    return load_config(path).data, path
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from rvosbench.core.registry import BENCHMARKS
+    from rvosbench.data import build_benchmark
+
+    config, path = _benchmark_config(args.config)
+    if "type" not in config:
+        raise ConfigError("benchmark config has no 'type'", where=str(path))
+    if args.root is not None:
+        config["root"] = str(args.root)
+    cls, _ = BENCHMARKS.resolve(config["type"], where=str(path))
+    splits = args.split or list(getattr(cls, "splits", ()) or [config["split"]])
+    print(f"{config['type']} at {config.get('root')}")
+    print(f"{'split':<14}{'videos':>8}{'expressions':>13}{'frames':>9}{'annotated':>11}{'objects':>9}  fingerprint")
+    failures: list[tuple[str, UserError]] = []
+    for split in splits:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                bench = build_benchmark({**config, "split": split}, where=str(path))
+                stats = bench.stats()
+                for sample in bench.sample_list()[: args.decode]:
+                    sample.frames()
+                    sample.masks()
+                fingerprint = bench.fingerprint()
+            except UserError as error:
+                failures.append((split, error))
+                print(f"{split:<14}error: {error}")
+                continue
+        print(f"{split:<14}{stats.videos:>8}{stats.expressions:>13}{stats.frames:>9}{stats.annotated_frames:>11}"
+              f"{stats.objects:>9}  {fingerprint}" + ("" if bench.ground_truth else "  (no masks: server split)"))
+        for warning in caught:
+            print(f"{'':<14}warning: {warning.message}")
+    if failures:
+        split, error = failures[0]
+        raise type(error)(f"split '{split}' failed: {error.what}", where=error.where, hint=error.hint)
+    return 0
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from rvosbench.data import build_benchmark
+    from rvosbench.data.preview import preview_strip
+    from rvosbench.data.synth.generate import SPLITS
+
+    config, path = _benchmark_config(args.config)
+    config = apply_overrides(config, args.set, source="--set")
+    if config.get("type") != "synth":
+        raise ConfigError(f"{path} is a '{config.get('type')}' config, not synth", where=str(path))
+    started = time.perf_counter()
+    bench = build_benchmark({**config, "split": args.split or config.get("split", "test")}, where=str(path))
+    samples = bench.sample_list()
+    seconds = time.perf_counter() - started
+    print(f"synth dataset: {bench.root} (ready in {seconds:.1f} s)")
+    for split in SPLITS:
+        if not bench.config.video_count(split):
+            continue
+        split_samples = samples if split == bench.split else build_benchmark(
+            {**config, "split": split, "progress": False}).sample_list()
+        kinds = Counter(s.meta.get("type") for s in split_samples)
+        listed = ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
+        videos = len({s.video_id for s in split_samples})
+        print(f"  {split:<14}{videos:>4} videos {len(split_samples):>5} expressions ({listed})")
+    if args.preview:
+        preview_strip(_mixed(samples, args.count), args.preview)
+        print(f"preview of {bench.split}: {args.preview}")
+    return 0
+
+
+def _mixed(samples: list, count: int) -> list:
+    """Up to ``count`` samples, cycling through the expression types so the preview shows each."""
+    by_type: dict[str, list] = {}
+    for sample in samples:
+        by_type.setdefault(sample.meta.get("type") or "", []).append(sample)
+    chosen, queues = [], [list(v) for _, v in sorted(by_type.items())]
+    while len(chosen) < count and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
+    return sorted(chosen, key=lambda s: (s.video_id, int(s.exp_id)))

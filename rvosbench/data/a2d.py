@@ -133,6 +133,11 @@ class VideoFileFrames:
         return frames[np.minimum(np.asarray(list(indices)), len(frames) - 1)]
 
 
+def forget_decoded_clip() -> None:
+    """Drop the one decoded clip kept by :class:`VideoFileFrames` (frees its memory)."""
+    _DECODED.update(path=None, frames=None)
+
+
 def video_frame_count(path: Path) -> int:
     capture = cv2.VideoCapture(str(path))
     count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))

@@ -33,7 +33,7 @@ from rvosbench.data.synth.recipes import RECIPES, Canvas, Intent
 from rvosbench.data.synth.scene import Facts, SceneObject, render, scene_facts, shape_mask
 from rvosbench.data.synth.vocab import COLOURS, EXPRESSION_TYPES, SHAPES, held_out_combos
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SPLITS = ("train", "val", "test", "compositional")
 MAX_ATTEMPTS = 200
 
