@@ -102,6 +102,9 @@ class RefDavisU4(RowEvaluator):
         run, obj = sample_run(sample), sample_object(sample)
         video.samples[(run, obj)] = sample
         probs = prediction.probs if prediction.probs is not None else prediction.masks
+        if probs.shape != prediction.masks.shape:
+            raise PredictionError(f"prediction probs have shape {probs.shape}, masks {prediction.masks.shape}",
+                                  where=sample.uid, hint="return probabilities at the masks' size")
         probs = np.where(probs >= 0.5, probs, 0).astype(np.float32)
         if run not in video.best:
             video.best[run] = np.full(probs.shape, BACKGROUND_SCORE, np.float32)
