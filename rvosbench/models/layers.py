@@ -33,6 +33,27 @@ def sine_encoding_1d(positions: torch.Tensor, dim: int, temperature: float = 100
     return F.pad(enc, (0, dim - 2 * half))
 
 
+def temporal_encoding(T: int, dim: int, device: torch.device) -> torch.Tensor:
+    """Sine encoding of frame order normalised to the clip → (T, dim).
+
+    Positions are ``(t + 0.5) / T`` of the clip, not frame numbers: models train on short clips
+    (e.g. 5 frames) and are evaluated on whole videos (up to 36 frames), and an absolute encoding would
+    meet positions it never saw. Scaled like :func:`sine_encoding_2d`.
+    """
+    positions = (torch.arange(T, device=device, dtype=torch.float32) + 0.5) / T * 2 * math.pi
+    return sine_encoding_1d(positions * 100, dim)
+
+
+def text_projection(in_dim: int, dim: int) -> nn.Sequential:
+    """Linear + LayerNorm from the text encoder's width (ReferFormer's ``FeatureResizer``).
+
+    The LayerNorm gives word features the same scale as the positional encodings added to them;
+    without it a 384-d MiniLM feature projected to 64-d is ~5× smaller and attention keys are
+    dominated by word position rather than content.
+    """
+    return nn.Sequential(nn.Linear(in_dim, dim), nn.LayerNorm(dim))
+
+
 def sine_encoding_2d(height: int, width: int, dim: int, device: torch.device) -> torch.Tensor:
     """DETR-style normalised 2-D sine encoding of a grid → (H*W, dim): half for y, half for x.
 

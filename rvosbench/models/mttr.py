@@ -28,7 +28,7 @@ from rvosbench.core.errors import ConfigError
 from rvosbench.core.registry import MODELS
 from rvosbench.models.heads import MaskDecoder, QueryHeads
 from rvosbench.models.layers import (FeedForward, LevelTokens, ResidualAttention, level_projection,
-                                     sine_encoding_1d, tokens_to_maps)
+                                     sine_encoding_1d, text_projection, tokens_to_maps)
 from rvosbench.models.query_model import QueryRVOSModel
 
 
@@ -84,7 +84,7 @@ class MTTR(QueryRVOSModel):
         self.num_queries, self.aux_loss, self.encoded_levels = num_queries, aux_loss, encoded_levels
         self.lateral = nn.ModuleList(level_projection(ch, C) for ch in levels[: len(levels) - encoded_levels])
         self.input_tokens = LevelTokens(levels[len(levels) - encoded_levels:], C)
-        self.text_proj = nn.Linear(self.text_encoder.channels, C)
+        self.text_proj = text_projection(self.text_encoder.channels, C)
         self.encoder = nn.ModuleList(EncoderLayer(C, num_heads, ffn_dim, dropout) for _ in range(enc_layers))
         self.query_embed = nn.Embedding(num_queries, C)
         self.query_content = nn.Embedding(num_queries, C)

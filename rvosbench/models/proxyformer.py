@@ -36,6 +36,8 @@ Choices where the paper is silent (paper.md's [INF] notes), and why:
   Q^{k-1}, and the proxies get no cross-frame path (the temporal P2V/V2P branches are removed; in
   coupled mode proxy↔video attention is masked to the same frame).
 * Q^0[t, n] = slot embedding e_n + sine temporal encoding τ_t + projected sentence feature (paper.md §3.4).
+  Temporal encodings use the position within the clip (t / T), so a model trained on 5-frame clips
+  meets familiar values on a 36-frame evaluation window.
 * Positional encodings (not drawn): 2-D sine + level embedding on video tokens, sine over time for the
   temporal branches, 1-D sine on words, as ReferFormer does. Optional FFN after each block
   (``ffn_dim``; 0 = none, as drawn).
@@ -59,7 +61,7 @@ from rvosbench.core.errors import ConfigError
 from rvosbench.core.registry import MODELS
 from rvosbench.models.heads import MaskDecoder, QueryHeads
 from rvosbench.models.layers import (MLP, FeedForward, LevelTokens, ResidualAttention, sine_encoding_1d,
-                                     tokens_to_maps)
+                                     temporal_encoding, text_projection, tokens_to_maps)
 from rvosbench.models.query_model import QueryRVOSModel
 
 ATTENTION_MODES = ("decoupled", "coupled")
@@ -79,7 +81,7 @@ class Geometry:
         self.B, self.T, self.N = B, T, N
         self.L, dim = spatial.shape
         self.spatial = spatial  # (L, C)
-        self.temporal = sine_encoding_1d(torch.arange(T, device=spatial.device), dim)  # (T, C)
+        self.temporal = temporal_encoding(T, dim, spatial.device)  # (T, C)
         self.spatio_temporal = (self.temporal[:, None] + self.spatial[None]).reshape(T * self.L, dim)
 
 
@@ -253,7 +255,7 @@ class ProxyFormer(QueryRVOSModel):
         self.num_proxies, self.jsc_weight = num_proxies, jsc_weight
         levels = self.backbone.channels[1:]
         self.input_tokens = LevelTokens(levels, C)
-        self.text_proj = nn.Linear(self.text_encoder.channels, C)
+        self.text_proj = text_projection(self.text_encoder.channels, C)
         self.slot_embed = nn.Embedding(num_proxies, C)
         self.stages = nn.ModuleList(CMIEStage(C, num_heads, attention, self.propagate_proxies, ffn_dim, dropout)
                                     for _ in range(num_stages))

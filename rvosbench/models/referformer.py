@@ -28,7 +28,8 @@ from torch import nn
 from rvosbench.core.registry import MODELS
 from rvosbench.models.deformable import MSDeformAttn, token_centres
 from rvosbench.models.heads import MaskDecoder, QueryHeads
-from rvosbench.models.layers import FeedForward, LevelTokens, ResidualAttention, sine_encoding_1d, tokens_to_maps
+from rvosbench.models.layers import (FeedForward, LevelTokens, ResidualAttention, sine_encoding_1d, text_projection,
+                                     tokens_to_maps)
 from rvosbench.models.query_model import QueryRVOSModel
 
 
@@ -96,7 +97,7 @@ class ReferFormer(QueryRVOSModel):
         levels = self.backbone.channels[1:]
         self.num_queries, self.aux_loss = num_queries, aux_loss
         self.input_tokens = LevelTokens(levels, C)
-        self.text_proj = nn.Linear(self.text_encoder.channels, C)
+        self.text_proj = text_projection(self.text_encoder.channels, C)
         self.fusion = VisionLanguageFusion(C, num_heads)
         self.encoder = nn.ModuleList(DeformableEncoderLayer(C, num_heads, len(levels), points, ffn_dim, dropout)
                                      for _ in range(enc_layers))
