@@ -16,7 +16,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from rvosbench.report.ablation import slug  # noqa: E402
-from rvosbench.report.stats import per_video, wilcoxon_p  # noqa: E402
+from rvosbench.core.stats import paired_test  # noqa: E402
+from rvosbench.report.stats import per_video  # noqa: E402
 from rvosbench.report.store import Study  # noqa: E402
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]  # distinct per variant, so overlapping lines stay visible
@@ -92,7 +93,7 @@ def paired(study: Study, stats: pd.DataFrame, baseline: str, out_dir: Path) -> l
             ax.set_xlim(lo - pad, hi + pad)
             ax.set_ylim(lo - pad, hi + pad)
             ax.set_aspect("equal")
-            p = wilcoxon_p(y, x)
+            p = paired_test(y, x)
             ax.set_title(f"{variant}: {int((y > x).sum())} up / {int((y < x).sum())} down\n"
                          f"mean Δ {np.mean(y - x):+.1f}, Wilcoxon p = {p:.3g}", fontsize=9)
             ax.set_xlabel(f"{baseline} (baseline) per-video {metric}")

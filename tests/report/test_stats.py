@@ -8,7 +8,8 @@ import pytest
 from conftest import write_values_study
 from rvosbench.report.ablation import ablation_stats, ablation_table
 from rvosbench.report.spec import load_spec
-from rvosbench.report.stats import bootstrap_ci, per_video, wilcoxon_p
+from rvosbench.core.stats import bootstrap_ci, paired_test
+from rvosbench.report.stats import per_video
 from rvosbench.report.store import load_study
 
 
@@ -34,10 +35,10 @@ def test_ci_narrows_with_more_videos():
 def test_wilcoxon_exact_p_values():
     base = np.linspace(0.3, 0.7, 10)
     # all 10 differences positive and distinct: exact two-sided p = 2 / 2**10
-    assert wilcoxon_p(base + 0.01 * np.arange(1, 11), base) == pytest.approx(2 / 2**10)
+    assert paired_test(base + 0.01 * np.arange(1, 11), base) == pytest.approx(2 / 2**10)
     # 5 positive differences: the smallest possible p is 2 / 2**5 = 0.0625 > 0.05
-    assert wilcoxon_p(base[:5] + 0.01 * np.arange(1, 6), base[:5]) == pytest.approx(2 / 2**5)
-    assert wilcoxon_p(base, base) == 1.0
+    assert paired_test(base[:5] + 0.01 * np.arange(1, 6), base[:5]) == pytest.approx(2 / 2**5)
+    assert paired_test(base, base) == 1.0
 
 
 def test_per_video_averages_expressions_then_seeds():
