@@ -105,7 +105,7 @@ def resize_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def resize_masks(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(masks.shape[-2:]) == tuple(size):
         return masks
-    return F.interpolate(masks[:, None].float(), size=size, mode="nearest")[:, 0] > 0.5
+    return F.interpolate(masks[:, None].float(), size=size, mode="nearest-exact")[:, 0] > 0.5
 
 
 def normalize(frames: torch.Tensor, spec: InputSpec) -> torch.Tensor:
