@@ -139,7 +139,8 @@ class RefDAVIS17(Benchmark):
                         continue
                     meta: dict[str, Any] = {
                         "category": categories.get(video, {}).get(str(obj)), "tags": [kind],
-                        "anno_id": run, "annotator": annotator, "kind": kind, "load_void_fn": void}
+                        "anno_id": run, "obj_id": obj, "annotator": annotator, "kind": kind,
+                        "load_void_fn": void}
                     samples.append(Sample(
                         benchmark=self.name, split=self.split, video_id=video, exp_id=str(4 * rank + run),
                         text=normalize_text(text[video][obj]), obj_ids=[obj], frame_names=names,

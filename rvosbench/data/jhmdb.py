@@ -87,9 +87,9 @@ class JHMDBSentences(Benchmark):
                 raise DataError("header must be 'video_id,query'", where=f"{path}:1", hint=JHMDB_HINT)
             rows = [(n, r["video_id"], r["query"] or "") for n, r in enumerate(reader, start=2)]
         check_count("rows", len(rows), VIDEOS, str(path))
+        require_dir(self.root / "Rename_Images", "frames", JHMDB_HINT)
         folders = {p.name: p for p in (self.root / "Rename_Images").glob("*/*") if p.is_dir()}
         masks = {p.parent.name: p for p in (self.root / "puppet_mask").glob("*/*/puppet_mask.mat")}
-        require_dir(self.root / "Rename_Images", "frames", JHMDB_HINT)
         for number, video, _ in rows:
             if video not in folders:
                 raise DataError(f"video '{video}' has no Rename_Images/<action>/{video} folder",
