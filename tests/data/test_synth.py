@@ -199,6 +199,8 @@ def test_bad_options_are_config_errors(tmp_path):
         build_benchmark({"type": "synth", "root": str(tmp_path), "split": "test", "height": 16})
     with pytest.raises(ConfigError, match="no split 'dev'"):
         build_benchmark({"type": "synth", "root": str(tmp_path), "split": "dev"})
+    with pytest.raises(ConfigError, match="split 'train' has no videos"):
+        build_benchmark({"type": "synth", "root": str(tmp_path), "split": "train", "videos": {"test": 2}})
     with pytest.raises(ConfigError, match="cannot build"):
         build_benchmark({"type": "synth", "root": str(tmp_path), "split": "test", "colour_count": 3})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rvosbench.core.errors import ConfigError
 from rvosbench.core.registry import BENCHMARKS
 from rvosbench.data.synth.generate import SPLITS, SynthConfig, default_cache_root, ensure_dataset
 from rvosbench.data.ytvos import YouTubeVOSLayout
@@ -26,6 +27,9 @@ class SynthBenchmark(YouTubeVOSLayout):
     def __init__(self, root: str | Path | None = None, split: str = "test", decoder: str = "cv2",
                  progress: bool = True, **generator: Any):
         self.config = SynthConfig(**generator)
+        if split in SPLITS and not self.config.video_count(split):
+            raise ConfigError(f"synth split '{split}' has no videos in this config", where="videos",
+                              hint=f"set videos: {{{split}: <count>, ...}}")
         self.cache_root = Path(root).expanduser() if root else default_cache_root()
         self.progress = progress
         super().__init__(self.cache_root / self.config.key(), split, decoder=decoder)

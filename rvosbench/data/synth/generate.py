@@ -236,7 +236,7 @@ def write_split(root: Path, config: SynthConfig, split: str, progress: bool = Tr
             str(o.obj_id): {
                 "category": o.shape, "size": o.size, "colours": sorted(set(o.colours), key=o.colours.index),
                 "behaviour": o.behaviour,
-                "frames": [n for n, t in zip(names, range(len(names))) if (video.labels[t] == o.obj_id).any()],
+                "frames": [n for t, n in enumerate(names) if (video.labels[t] == o.obj_id).any()],
             } for o in video.objects}}
     _write_json(root / "meta_expressions" / split / "meta_expressions.json", {"videos": expressions_meta})
     _write_json(root / split / "meta.json", {"videos": objects_meta})
