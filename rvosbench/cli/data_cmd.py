@@ -36,8 +36,9 @@ def add_parser(subparsers, name: str, common: argparse.ArgumentParser) -> None:
     check.add_argument("config", help="benchmarks/<name>.yaml or a benchmark name")
     check.add_argument("--root", type=Path, help="dataset root (overrides the config's root)")
     check.add_argument("--split", action="append", help="split(s) to check (default: all)")
-    check.add_argument("--decode", type=int, default=2, metavar="N",
-                       help="also decode frames and masks of the first N samples per split (default 2)")
+    check.add_argument("--decode", type=_count_or_all, default=2, metavar="N|all",
+                       help="also decode frames and masks of the first N samples per split, or of all "
+                            "of them to find every corrupt file (default 2)")
 
     synth = actions.add_parser("synth", parents=[common], help="generate synth and preview it")
     synth.add_argument("--config", default="synth", help="benchmark config (default benchmarks/synth.yaml)")
@@ -49,6 +50,14 @@ def add_parser(subparsers, name: str, common: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
     for sub in (fixture, check, synth):
         sub.set_defaults(handler=run)
+
+
+def _count_or_all(text: str) -> int | None:
+    if text == "all":
+        return None
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number of samples or 'all', got {text!r}")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,7 +103,7 @@ def run_check(args: argparse.Namespace) -> int:
             try:
                 bench = build_benchmark({**config, "split": split}, where=str(path))
                 stats = bench.stats()
-                for sample in bench.sample_list()[: args.decode]:
+                for sample in bench.sample_list()[: args.decode]:  # None (all) slices everything
                     sample.frames()
                     sample.masks()
                 fingerprint = bench.fingerprint()

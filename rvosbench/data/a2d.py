@@ -28,7 +28,7 @@ import numpy as np
 from rvosbench.core.errors import DataError
 from rvosbench.core.registry import BENCHMARKS
 from rvosbench.core.types import Sample
-from rvosbench.data.base import Benchmark, check_count, normalize_text
+from rvosbench.data.base import Benchmark, check_count, expression_text
 from rvosbench.data.io import ImageFrames, check_decoder, require_dir, require_file
 
 A2D_HINT = "restore it from the A2D-Sentences release (see docs/benchmarks.md)"
@@ -252,7 +252,7 @@ class A2DSentences(Benchmark):
                 files = {i: h5_files[i] for i, a in enumerate(annotated) if a}
                 samples.append(Sample(
                     benchmark=self.name, split=self.split, video_id=video, exp_id=str(exp_id),
-                    text=normalize_text(query), obj_ids=[instance], frame_names=names, annotated=annotated,
+                    text=expression_text(query, f"{self.root / 'text_annotations' / 'a2d_annotation.txt'} (video {video}, instance {instance})"), obj_ids=[instance], frame_names=names, annotated=annotated,
                     orig_size=size, meta=meta, load_frames_fn=frames,
                     load_masks_fn=H5InstanceMasks(files, instance, size)))
         return samples

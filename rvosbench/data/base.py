@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rvosbench.core.errors import ConfigError
+from rvosbench.core.errors import DataError, ConfigError
 from rvosbench.core.hashing import canonical_json
 from rvosbench.core.locate import REPO_ROOT
 from rvosbench.core.types import Sample
@@ -28,6 +28,21 @@ class DatasetCountWarning(UserWarning):
 def normalize_text(text: str) -> str:
     """Lower-case and collapse whitespace, as every rival does before tokenising (rivals.md §1.1)."""
     return " ".join(str(text).lower().split())
+
+
+def expression_text(raw: Any, where: str) -> str:
+    """A dataset's expression, normalised; an empty or non-text one is a DataError at ``where``.
+
+    An empty sentence would silently become a text-free sample (the model sees only the video), so it
+    is refused where it is read rather than producing a quietly wrong score.
+    """
+    if not isinstance(raw, str):
+        raise DataError(f"expression is {type(raw).__name__}, not text", where=where,
+                        hint="restore the annotation file from the dataset release")
+    text = normalize_text(raw)
+    if not text:
+        raise DataError("empty expression", where=where, hint="restore the annotation file from the dataset release")
+    return text
 
 
 def resolve_root(root: str | Path) -> Path:

@@ -26,7 +26,7 @@ import numpy as np
 from rvosbench.core.errors import DataError
 from rvosbench.core.registry import BENCHMARKS
 from rvosbench.core.types import Sample
-from rvosbench.data.base import Benchmark, check_count, normalize_text
+from rvosbench.data.base import Benchmark, check_count, expression_text
 from rvosbench.data.io import (ImageFrames, LabelMapMasks, check_decoder, image_size, load_json, read_label_map,
                                require_dir, require_file)
 
@@ -143,7 +143,7 @@ class RefDAVIS17(Benchmark):
                         "load_void_fn": void}
                     samples.append(Sample(
                         benchmark=self.name, split=self.split, video_id=video, exp_id=str(4 * rank + run),
-                        text=normalize_text(text[video][obj]), obj_ids=[obj], frame_names=names,
+                        text=expression_text(text[video][obj], f"{self.root / 'davis_text_annotations' / TEXT_FILES[run][0]} (video {video}, object {obj})"), obj_ids=[obj], frame_names=names,
                         annotated=[True] * len(names), orig_size=size, meta=meta, load_frames_fn=frames,
                         load_masks_fn=LabelMapMasks(mask_paths, [obj], size)))
         samples.sort(key=lambda s: (s.video_id, int(s.exp_id)))

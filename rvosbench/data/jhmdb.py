@@ -26,7 +26,7 @@ from rvosbench.core.errors import ConfigError, DataError
 from rvosbench.core.registry import BENCHMARKS
 from rvosbench.core.types import Sample
 from rvosbench.data.a2d import A2D_METRICS
-from rvosbench.data.base import Benchmark, check_count, normalize_text
+from rvosbench.data.base import Benchmark, check_count, expression_text
 from rvosbench.data.io import ImageFrames, check_decoder, load_json, require_dir, require_file
 
 JHMDB_HINT = "restore it from the JHMDB-Sentences release (see docs/benchmarks.md)"
@@ -135,7 +135,7 @@ class JHMDBSentences(Benchmark):
             frames = ImageFrames(paths, self.options["decoder"])
             height, width = masks.shape[1:]
             samples.append(Sample(
-                benchmark=self.name, split=self.split, video_id=video, exp_id="0", text=normalize_text(query),
+                benchmark=self.name, split=self.split, video_id=video, exp_id="0", text=expression_text(query, f"{self.root / 'jhmdb_annotation.txt'} (video {video})"),
                 obj_ids=[1], frame_names=names, annotated=[n in chosen for n in names], orig_size=(height, width),
                 meta={"category": folder.parent.name, "tags": []}, load_frames_fn=frames,
                 load_masks_fn=PuppetMasks(self._masks[video])))

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from rvosbench.core.errors import DataError
 from rvosbench.core.registry import BENCHMARKS
 from rvosbench.core.types import Sample
-from rvosbench.data.base import Benchmark, check_count, normalize_text
+from rvosbench.data.base import Benchmark, check_count, expression_text
 from rvosbench.data.io import (ImageFrames, LabelMapMasks, check_decoder, expect_mapping, image_size, load_json,
                                require_dir, require_file)
 
@@ -154,7 +154,7 @@ class YouTubeVOSLayout(Benchmark):
                 masks = self._mask_loader(vid, frames, exp, obj_ids, size) if self.ground_truth else None
                 samples.append(Sample(
                     benchmark=self.name, split=self.split, video_id=vid, exp_id=str(exp_id),
-                    text=normalize_text(exp["exp"]), obj_ids=obj_ids, frame_names=frames,
+                    text=expression_text(exp.get("exp"), f"{self.meta_path} (key videos.{vid}.expressions.{exp_id}.exp)"), obj_ids=obj_ids, frame_names=frames,
                     annotated=[self.ground_truth] * len(frames), orig_size=size, meta=meta,
                     load_frames_fn=loader, load_masks_fn=masks))
         return samples
