@@ -45,6 +45,7 @@ from rvosbench.core.hashing import file_sha256, stable_hash
 from rvosbench.core.locate import locate
 from rvosbench.core.plan import resolve_benchmark
 from rvosbench.core.registry import PROTOCOLS
+from rvosbench.core.safezip import open_zip
 from rvosbench.core.types import Prediction, Sample
 from rvosbench.engine.atomic import atomic_write_text, jsonl_text
 from rvosbench.engine.store import ResultStore, environment, now, store_key
@@ -90,7 +91,7 @@ class PredictionFiles:
             self.names = sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*")
                                 if p.is_file() and not p.name.startswith("."))
         elif self.path.is_file() and zipfile.is_zipfile(self.path):
-            self._zip = zipfile.ZipFile(self.path)
+            self._zip = open_zip(self.path)
             self.names = sorted(n for n in self._zip.namelist() if not n.endswith("/")
                                 and not n.startswith(IGNORED_PREFIXES) and not Path(n).name.startswith("."))
         elif self.path.exists():

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from rvosbench.core.errors import PredictionError
+from rvosbench.core.safezip import open_zip
 from rvosbench.core.types import Prediction, Sample
 
 LAYOUT_PREFIX = {"ref_youtube_vos": "Annotations/", "mevis": ""}
@@ -105,11 +106,7 @@ def validate_submission(zip_path: str | Path, samples: Iterable[Sample], layout:
     """
     zip_path = Path(zip_path)
     expected = expected_members(samples, layout)
-    try:
-        archive = zipfile.ZipFile(zip_path)
-    except (OSError, zipfile.BadZipFile) as error:
-        raise PredictionError(f"cannot open the submission zip: {error}", where=str(zip_path),
-                              hint="pass the zip written by rvosbench or by `zip -r`") from error
+    archive = open_zip(zip_path)
     problems: list[str] = []
     with archive:
         present = {name for name in archive.namelist() if not name.endswith("/")}
