@@ -40,12 +40,29 @@ def require_file(path: Path, what: str, hint: str) -> Path:
     return path
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON object hook: a repeated key (e.g. a video listed twice) would silently drop one entry."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
 def load_json(path: Path, what: str, hint: str = "restore the file from the dataset release") -> Any:
-    """Parse a JSON file; a syntax error is reported with its line and column."""
+    """Parse a JSON file; syntax errors give line and column, and a duplicate id (key) is an error."""
     require_file(path, what, hint)
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            return json.load(handle, object_pairs_hook=_refuse_duplicate_keys)
+    except _DuplicateKey as error:
+        raise DataError(f"duplicate id {error.args[0]!r} (the same key appears twice in one object)", where=str(path),
+                        hint=hint) from error
     except json.JSONDecodeError as error:
         raise DataError(f"malformed JSON: {error.msg} (column {error.colno})", where=f"{path}:{error.lineno}",
                         hint=hint) from error
