@@ -1,0 +1,38 @@
+"""Print the user-error table of docs/reliability.md from real runs of the hardening cases.
+
+Usage: ``.venv/bin/python tests/hardening/render_reliability.py`` prints one Markdown row per case with
+the exact line a user sees (temporary folders shown as ``<dir>``). test_user_errors.py checks that the
+document lists every case.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from hardening_cases import CASES  # noqa: E402
+from rvosbench.cli.main import main  # noqa: E402
+
+
+def message(setup) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            argv, _ = setup(Path(tmp))
+            err.truncate(0)
+            status = main(argv)
+        line = [l for l in err.getvalue().splitlines() if "rvosbench: error:" in l][-1]
+        line = line.replace(str(Path(tmp).resolve()), "<dir>").replace(tmp, "<dir>")
+        escaped = line.replace("|", "\\|")
+        return f"exit {status}: {escaped}"
+
+
+if __name__ == "__main__":
+    print("| case | what the user did | what they see |")
+    print("| --- | --- | --- |")
+    for case_id, title, setup in CASES:
+        print(f"| `{case_id}` | {title} | `{message(setup)}` |")
