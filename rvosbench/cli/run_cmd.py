@@ -25,6 +25,8 @@ def add_parser(subparsers, name: str, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--baselines", default=",".join(BASELINES), metavar="NAMES",
                         help=f"trivial baselines to score, comma-separated (default: all: {', '.join(BASELINES)}); "
                              "'none' for none")
+    parser.add_argument("--no-report", action="store_true",
+                        help="do not write the report at the end (rvosbench report runs/<study> writes it later)")
     parser.set_defaults(handler=run)
 
 
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     names = [] if args.baselines.strip().lower() == "none" else \
         [n.strip() for n in args.baselines.split(",") if n.strip()]
     try:
-        run_study(plan, args.out, args.only, baselines=names)
+        run_study(plan, args.out, args.only, baselines=names, report=not args.no_report)
     finally:
         shutdown_distributed()
     return 0

@@ -28,18 +28,12 @@ from torch import nn
 from tqdm import tqdm
 
 from rvosbench.core.types import Prediction, Sample
+from rvosbench.data.clips import video_windows
 from rvosbench.engine.distributed import DistContext, shard_by_group
 
 Predictor = Callable[[Sample], Prediction]
 # called on rank 0 with every (sample, prediction), e.g. to write masks in the benchmark's layout
 PredictionSink = Callable[[Sample, Prediction], None]
-
-
-def windows(num_frames: int, window: int | None) -> list[range]:
-    """Consecutive frame ranges of at most ``window`` frames covering the video."""
-    if not window or num_frames <= window:
-        return [range(num_frames)]
-    return [range(start, min(start + window, num_frames)) for start in range(0, num_frames, window)]
 
 
 def concat_predictions(parts: Sequence[Prediction]) -> Prediction:
@@ -76,10 +70,9 @@ class ModelPredictor:
         parts = []
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.precision == "bf16" \
             else contextlib.nullcontext()
-        for frame_range in windows(sample.num_frames, self.window):
-            frames = self.transform(sample.frames(list(frame_range))).to(self.device)
+        for window in video_windows(sample, self.transform, self.window):
             with torch.inference_mode(), autocast:
-                parts.append(self.model.predict(frames, sample.text, tuple(sample.orig_size)))
+                parts.append(self.model.predict(window.frames.to(self.device), sample.text, tuple(sample.orig_size)))
         prediction = concat_predictions(parts)
         if self.threshold != 0.5 and prediction.probs is not None:
             prediction.masks = prediction.probs > self.threshold

@@ -94,13 +94,14 @@ class StudyRunner:
 
     def __init__(self, plan: Plan, out: str | Path = "runs", only: str | None = None,
                  ctx: DistContext | None = None, echo: Callable[[str], None] | None = None,
-                 baselines: Sequence[str] = tuple(trivial.BASELINES)):
+                 baselines: Sequence[str] = tuple(trivial.BASELINES), report: bool = True):
         self.plan = plan
         self.selected = plan.filtered(only)
         self.store = ResultStore(out)
         self.ctx = ctx or init_distributed()
         self._echo = echo or tqdm.write
         self.baseline_names = list(baselines)
+        self.write_report_at_end = report
         self.study_dir = self.store.study_dir(plan.name)
         self._benchmarks: dict[str, Any] = {}
 
@@ -116,7 +117,11 @@ class StudyRunner:
         key = portable({"b": dict(config)})["b"]
         cache_key = repr(sorted(key.items()))
         if cache_key not in self._benchmarks:
-            self._benchmarks[cache_key] = build_benchmark(dict(config))
+            bench = build_benchmark(dict(config))
+            if self.ctx.is_main:  # validates (and generates synth) once, before other ranks read it
+                bench.sample_list()
+            self.ctx.barrier()
+            self._benchmarks[cache_key] = bench
         return self._benchmarks[cache_key]
 
     def build_model(self, model_config: Mapping[str, Any], seed: int) -> nn.Module:
@@ -147,7 +152,7 @@ class StudyRunner:
         if self.ctx.is_main:
             outcome.table = self.table(outcome)
             self.echo("\n" + outcome.table)
-            outcome.report = self.write_report()
+            outcome.report = self.write_report() if self.write_report_at_end else []
         return outcome
 
     def _write_plan(self) -> None:
@@ -224,7 +229,8 @@ class StudyRunner:
             done = trainer.train()
         loss = self._last_loss(folder)
         self.echo(f"{label} {cell.id}: {done['steps']} steps in {format_seconds(done['seconds'])}"
-                  + (f", final loss {loss:.3f}" if loss is not None else ""))
+                  + (f", final loss {loss:.3f}" if loss is not None else "")
+                  + (f" (resumed from the checkpoint of step {done['resumed_from']})" if done.get("resumed_from") else ""))
         return Trained(folder / done["checkpoint"], done["checkpoint_sha256"], done["seconds"], model=probe)
 
     def _untrained(self, model: nn.Module, card: Mapping[str, Any], cell: Cell) -> Trained:
@@ -253,8 +259,8 @@ class StudyRunner:
 
         inputs = input_config(card, settings.input)
         num_frames = settings.num_frames or int(inputs.get("num_frames", 5))
-        dataset = TrainClips(bench, num_frames=num_frames,
-                             transform=transforms.train_transform(inputs, **settings.augment), **settings.clips)
+        dataset = TrainClips(bench, num_frames=num_frames, transform=transforms.train_transform(inputs, **settings.augment),
+                             **{"seed": cell.seed, **settings.clips})
         validator = None
         if settings.val_every and settings.val_benchmark:
             validator = self._validator(settings, card)

@@ -31,22 +31,29 @@ def seed_all(seed: int) -> None:
 
 
 class SeededItems(Dataset):
-    """Wraps a dataset so item ``(index, seed)`` is loaded with every RNG seeded by ``seed``."""
+    """Wraps a dataset so item ``(index, seed, epoch)`` is loaded with every RNG seeded by ``seed``.
+
+    A dataset with its own generator per (epoch, index), such as the data package's ``TrainClips``,
+    gets ``set_epoch(epoch)`` first, so each epoch draws new clips and the draw stays reproducible.
+    """
 
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
+        self._set_epoch = getattr(dataset, "set_epoch", None)
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def __getitem__(self, key: tuple[int, int]) -> Any:
-        index, seed = key
+    def __getitem__(self, key: tuple[int, int, int]) -> Any:
+        index, seed, epoch = key
         seed_all(seed)
+        if self._set_epoch is not None:
+            self._set_epoch(epoch)
         return self.dataset[index]
 
 
 class StreamSampler(Sampler):
-    """Endless batches of ``(index, item_seed)`` for one rank, starting at batch ``start``.
+    """Endless batches of ``(index, item_seed, epoch)`` for one rank, starting at batch ``start``.
 
     Global batch ``b`` covers stream positions ``[b·B·W, (b+1)·B·W)`` (B per-rank batch size, W ranks);
     rank r takes every W-th of them. Position p is element ``p mod n`` of the permutation of epoch
@@ -66,18 +73,17 @@ class StreamSampler(Sampler):
         self._epoch = -1
         self._order: np.ndarray | None = None
 
-    def _index(self, position: int) -> int:
+    def _item(self, position: int) -> tuple[int, int, int]:
         epoch, offset = divmod(position, self.num_items)
         if epoch != self._epoch:
             self._order = np.random.default_rng([self.seed, epoch]).permutation(self.num_items)
             self._epoch = epoch
-        return int(self._order[offset])  # type: ignore[index]
+        return int(self._order[offset]), item_seed(self.seed, position), epoch  # type: ignore[index]
 
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+    def __iter__(self) -> Iterator[list[tuple[int, int, int]]]:
         per_global = self.batch_size * self.world_size
         batch = self.start
         while True:
             base = batch * per_global
-            positions = [base + i * self.world_size + self.rank for i in range(self.batch_size)]
-            yield [(self._index(p), item_seed(self.seed, p)) for p in positions]
+            yield [self._item(base + i * self.world_size + self.rank) for i in range(self.batch_size)]
             batch += 1

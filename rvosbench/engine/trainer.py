@@ -63,13 +63,22 @@ def read_done(folder: Path, train_key: str) -> dict[str, Any] | None:
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
+    """Move the tensors of a (nested) batch to ``device``; strings and other values stay."""
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
     if isinstance(batch, Mapping):
         return {k: to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)) and batch and isinstance(batch[0], torch.Tensor):
+    if isinstance(batch, (list, tuple)):
         return type(batch)(to_device(v, device) for v in batch)
     return batch
+
+
+def split_batch(batch: Any) -> tuple[Any, Any]:
+    """``(inputs, targets)`` from a collated batch: the data package's ``collate`` gives the pair; a
+    single mapping serves as both."""
+    if isinstance(batch, tuple) and len(batch) == 2:
+        return batch
+    return batch, batch
 
 
 class Trainer:
@@ -163,7 +172,8 @@ class Trainer:
         if s.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         resumed = self.resume()
-        self._last_saved = self.step if resumed else None
+        self.resumed_from = self.step if resumed else None
+        self._last_saved = self.resumed_from
         module = self.model
         net: nn.Module = module
         if self.ctx.enabled:
@@ -184,13 +194,13 @@ class Trainer:
                 self.optimizer.zero_grad(set_to_none=True)
                 terms_sum: dict[str, float] = defaultdict(float)
                 for micro in range(s.accumulate):
-                    batch = next(batches)
+                    inputs, targets = split_batch(next(batches))
                     sync = contextlib.nullcontext() if micro == s.accumulate - 1 or not self.ctx.enabled \
                         else net.no_sync()
                     with sync:
                         with autocast:
-                            outputs = net(batch)
-                            terms = module.loss(outputs, batch)
+                            outputs = net(inputs)
+                            terms = module.loss(outputs, targets)
                         loss = sum(terms.values())
                         values = {k: float(v.detach()) for k, v in terms.items()}
                         if self.ctx.any(not math.isfinite(float(loss.detach()))):
@@ -229,7 +239,7 @@ class Trainer:
         if self._last_saved != self.step:  # a zero-step training still leaves its (initial) checkpoint
             self.save()
         done = {"train_key": self.train_key, "steps": self.step, "seconds": round(self.elapsed, 2),
-                "checkpoint": LAST, "checkpoint_sha256": None}
+                "checkpoint": LAST, "checkpoint_sha256": None, "resumed_from": self.resumed_from}
         if self.ctx.is_main:
             done["checkpoint_sha256"] = file_sha256(self.folder / LAST)
             atomic_write_json(self.folder / DONE, done)

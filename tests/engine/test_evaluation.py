@@ -7,18 +7,13 @@ import torch
 from rvosbench.core.types import Prediction
 from rvosbench.engine.baselines import biggest_moving, empty, whole_frame
 from rvosbench.engine.distributed import shard_by_group
-from rvosbench.engine.evaluation import ModelPredictor, concat_predictions, run_evaluation, windows
+from rvosbench.engine.evaluation import ModelPredictor, concat_predictions, run_evaluation
 from rvosbench.engine.table import format_table
 from tests.engine.toys import ToyEvaluator, ToyModel, to_tensor, toy_samples
 
 
 def oracle(sample):
     return Prediction(masks=sample.masks())
-
-
-def test_windows_cover_the_video_in_order() -> None:
-    assert windows(5, None) == [range(5)] and windows(5, 8) == [range(5)]
-    assert [list(w) for w in windows(7, 3)] == [[0, 1, 2], [3, 4, 5], [6]]
 
 
 def test_windowed_prediction_equals_whole_video_for_a_framewise_model() -> None:

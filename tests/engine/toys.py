@@ -9,46 +9,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import Dataset
 
 from rvosbench.core.types import Prediction, Sample
-
-
-class ToyModel(nn.Module):
-    """Per-pixel logistic regression on the frame colour; its loss is a BCE on the masks."""
-
-    trainable = True
-
-    def __init__(self, hidden: int = 4, fail_at_call: int | None = None):
-        super().__init__()
-        self.backbone = nn.Conv2d(3, hidden, 1)
-        self.rest = nn.Conv2d(hidden, 1, 1)
-        self.calls = 0
-        self.fail_at_call = fail_at_call
-
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"backbone": list(self.backbone.parameters()), "text_encoder": [],
-                "rest": list(self.rest.parameters())}
-
-    def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        frames = batch["frames"]  # (B, T, 3, H, W)
-        b, t = frames.shape[:2]
-        logits = self.rest(torch.relu(self.backbone(frames.flatten(0, 1)))).view(b, t, *frames.shape[-2:])
-        self.calls += 1
-        if self.fail_at_call is not None and self.calls >= self.fail_at_call:
-            logits = logits * float("nan")
-        return {"pred_masks": logits}
-
-    def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, Any]) -> dict[str, torch.Tensor]:
-        bce = nn.functional.binary_cross_entropy_with_logits(outputs["pred_masks"], targets["masks"].float())
-        return {"loss_mask": bce}
-
-    @torch.no_grad()
-    def predict(self, frames: torch.Tensor, text: str, orig_size: tuple[int, int]) -> Prediction:
-        logits = self.forward({"frames": frames[None]})["pred_masks"][0]
-        probs = torch.sigmoid(nn.functional.interpolate(logits[:, None], size=orig_size, mode="bilinear"))[:, 0]
-        return Prediction(masks=(probs > 0.5).numpy(), probs=probs.numpy())
+from tests.engine.toy_plugin import ToyModel  # noqa: F401  (shared with the plug-in runs)
 
 
 def toy_video(seed: int, frames: int = 4, size: int = 16) -> tuple[np.ndarray, np.ndarray]:

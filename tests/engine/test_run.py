@@ -1,0 +1,161 @@
+"""``rvosbench run`` end to end on a tiny study: table and store, skipping, cache keys, kill -9 and resume,
+and a 2-process torchrun (gloo) run that scores exactly like one process."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rvosbench.cli.main import main
+from rvosbench.engine.store import ResultStore
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+SYNTH = "{name: synth, split: %s, root: %s, height: 48, width: 48, min_frames: 4, max_frames: 6, " \
+        "videos: {train: 6, val: 2, test: 4, compositional: 2}}"
+
+
+def write_study(tmp_path: Path) -> Path:
+    (tmp_path / "models").mkdir(exist_ok=True)
+    (tmp_path / "models/engine_toy.yaml").write_text(
+        "card:\n  name: engine_toy\n  input: {num_frames: 3, short_side: 48, max_size: 48,"
+        " mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}\n"
+        "model: {type: engine_toy, hidden: 4}\n")
+    synth_root = tmp_path / "synth"
+    study = tmp_path / "tiny.yaml"
+    study.write_text(f"""
+name: tiny
+title: tiny engine study
+plugins: [{HERE / 'toy_plugin.py'}]
+model: {{card: engine_toy}}
+train:
+  benchmark: {SYNTH % ('train', synth_root)}
+  steps: 6
+  batch_size: 2
+  lr: 0.05
+  warmup: 0
+  checkpoint_every: 3
+  log_every: 2
+eval: {{strips: 1, window: 4}}
+benchmarks: [{SYNTH % ('test', synth_root)}]
+seeds: [0]
+baseline: base
+variants:
+  base: {{}}
+  wide: {{model: {{hidden: 8}}}}
+""")
+    return study
+
+
+def run(study: Path, out: Path, *args: str, capsys=None) -> str:
+    code = main(["run", str(study), "--out", str(out), "--no-report", "--baselines", "empty", *args])
+    assert code == 0
+    return capsys.readouterr().out + capsys.readouterr().err if capsys else ""
+
+
+def cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, launcher: list[str] | None = None,
+        check: bool = True) -> subprocess.CompletedProcess:
+    command = [*(launcher or [sys.executable, "-m"]), "rvosbench", *args]
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", **(env or {})}
+    result = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def metrics(out: Path, cell: str) -> dict:
+    return json.loads((out / "tiny/cells" / cell / "summary.json").read_text())["metrics"]
+
+
+def records(out: Path, cell: str) -> list[dict]:
+    lines = (out / "tiny/cells" / cell / "samples.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k != "latency_ms"} for line in lines]
+
+
+@pytest.fixture
+def study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return write_study(tmp_path)
+
+
+def test_tiny_study_end_to_end_and_rerun_skips(study: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "runs"
+    text = run(study, out, capsys=capsys)
+    table = text[text.index("tiny engine study"):]
+    assert "base (baseline)" in table and "wide" in table and "empty (trivial)" in table
+    store = ResultStore(out)
+    assert sorted(r["variant"] for r in store.records()) == ["base", "wide"]
+    cell = out / "tiny/cells/base-s0--synth-test"
+    assert {p.name for p in cell.iterdir()} >= {"config.yaml", "env.json", "summary.json", "samples.jsonl",
+                                                "timings.json", "strips"}
+    summary = json.loads((cell / "summary.json").read_text())
+    assert summary["split"] == "test" and summary["checkpoint_sha256"] and 0 <= summary["metrics"]["J&F"] <= 1
+    assert len((cell / "samples.jsonl").read_text().splitlines()) == 10
+    train = out / "tiny/train/base-s0"
+    assert {"last.pt", "done.json", "train_log.jsonl", "config.yaml"} <= {p.name for p in train.iterdir()}
+    assert (out / "tiny/plan.yaml").is_file() and (out / "tiny/baselines/empty--synth-test/summary.json").is_file()
+
+    again = run(study, out, capsys=capsys)
+    assert again.count("stored earlier") == 2 and again.count("finished earlier") == 2  # nothing recomputed
+    assert "2 found stored" in again and len(store.records()) == 2
+
+
+def test_cache_keys_rerun_exactly_the_affected_cells(study: Path, tmp_path: Path, capsys,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "runs"
+    run(study, out, capsys=capsys)
+    changed = run(study, out, "--set", "variants.wide.model.hidden=6", capsys=capsys)
+    assert "[train 2/2] wide-s0: 6 steps" in changed and "base-s0--synth-test: J&F" in changed
+    assert "wide-s0--synth-test: J&F" in changed and changed.count("stored earlier") == 1
+    # evaluation change only, and wide back to hidden=4: its first training is restored from .previous
+    evaluation = run(study, out, "--set", "eval.window=3", capsys=capsys)
+    assert evaluation.count("finished earlier") == 2 and evaluation.count("stored earlier") == 0
+    from rvosbench.metrics.per_expression import PerExpression
+
+    monkeypatch.setattr(PerExpression, "metric_version", "changed")
+    versioned = run(study, out, "--set", "eval.window=3", "--baselines", "none", capsys=capsys)
+    assert versioned.count("finished earlier") == 2 and "1 cells computed" not in versioned \
+        and "2 cells computed" in versioned
+    only = run(study, out, "--set", "eval.window=3", "--only", "wide", capsys=capsys)
+    assert "base-s0" not in only.split("\n\n")[0] and "1 found stored" in only
+    assert len(ResultStore(out).records()) == 7  # 2 + wide(6) + 2 windows + 2 metric versions, once each
+
+
+def test_kill_during_training_then_rerun_resumes(tmp_path: Path) -> None:
+    study = write_study(tmp_path)
+    args = ["run", str(study), "--out", "runs", "--no-report", "--baselines", "none"]
+    killed = cli(args, tmp_path, env={"ENGINE_TOY_KILL_AFTER": "10"}, check=False)  # wide, step 4 of 6
+    assert killed.returncode == -9
+    out = tmp_path / "runs"
+    assert (out / "tiny/cells/base-s0--synth-test/summary.json").is_file()
+    assert not (out / "tiny/train/wide-s0/done.json").exists()
+    resumed = cli(args, tmp_path)
+    text = resumed.stdout + resumed.stderr
+    assert "base-s0--synth-test: J&F" in text and "stored earlier" in text
+    assert "resumed from the checkpoint of step 3" in text
+    log = [json.loads(line)["step"] for line in (out / "tiny/train/wide-s0/train_log.jsonl").read_text().splitlines()]
+    assert log == [2, 4, 6]
+    assert [r["variant"] for r in ResultStore(out).records()] == ["base", "wide"]
+
+
+def test_two_process_run_scores_like_one_process(tmp_path: Path) -> None:
+    study = write_study(tmp_path)
+    one, two = tmp_path / "one", tmp_path / "two"
+    cli(["run", str(study), "--out", str(one), "--no-report", "--baselines", "none"], tmp_path)
+    shutil.copytree(one / "tiny/train/base-s0", two / "tiny/train/base-s0")  # same weights: eval must match
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                "-m"]
+    result = cli(["run", str(study), "--out", str(two), "--no-report", "--baselines", "none"], tmp_path,
+                 launcher=launcher)
+    assert "finished earlier" in result.stdout + result.stderr  # base was not retrained
+    assert metrics(two, "base-s0--synth-test") == metrics(one, "base-s0--synth-test")
+    assert records(two, "base-s0--synth-test") == records(one, "base-s0--synth-test")
+    assert json.loads((two / "tiny/cells/base-s0--synth-test/timings.json").read_text())["processes"] == 2
+    log = (two / "tiny/train/wide-s0/train_log.jsonl").read_text().splitlines()  # wide trained with DDP
+    assert [json.loads(line)["step"] for line in log] == [2, 4, 6]
+    assert len(ResultStore(two).records()) == 2
