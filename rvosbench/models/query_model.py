@@ -31,8 +31,9 @@ DEFAULT_BACKBONE = {"type": "timm", "name": "tf_efficientnet_lite0", "out_indice
 class QueryRVOSModel(RVOSModel):
     """Base of query-based models: ``backbone``, ``text_encoder``, set criterion, predict protocol.
 
-    Subclasses implement ``forward``. The backbone's first output must be the stride-4 map (it feeds
-    the mask decoder); the remaining outputs are the multi-scale features the model encodes.
+    Subclasses implement ``forward``. The backbone's first output is the fine map the mask decoder
+    ends on (stride 4 as in ReferFormer, or stride 2 for small inputs); the remaining outputs are the
+    multi-scale features the model encodes.
 
     Args:
         backbone: ``BACKBONES`` config (default: frozen EfficientNet-Lite0 with packaged weights).
@@ -45,9 +46,11 @@ class QueryRVOSModel(RVOSModel):
                  loss: dict | None = None):
         super().__init__()
         self.backbone = BACKBONES.build_from(dict(backbone or DEFAULT_BACKBONE), where="model.backbone")
-        if self.backbone.strides[0] != 4:
-            raise ConfigError(f"the backbone's first output has stride {self.backbone.strides[0]}, expected 4",
-                              where="model.backbone.out_indices", hint="start out_indices at the stride-4 level")
+        strides = self.backbone.strides
+        if len(strides) < 2 or strides[0] not in (2, 4) or strides[1] <= strides[0]:
+            raise ConfigError(f"backbone output strides {strides}: the first must be the stride-2 or stride-4 map "
+                              "(mask features), followed by coarser levels", where="model.backbone.out_indices",
+                              hint="e.g. out_indices [1, 2, 3, 4] for EfficientNet/ResNet (strides 4, 8, 16, 32)")
         self.text_encoder = build_text_encoder(text_encoder)
         try:
             self.criterion = SetCriterion(loss)
