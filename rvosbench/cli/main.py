@@ -7,12 +7,21 @@ with the traceback. Anything else is a bug in rvosbench and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 from collections.abc import Sequence
 
 import rvosbench
 from rvosbench.core.errors import UserError
+
+#: operating-system errors a user fixes (space, quota, permissions), reported like any user error
+USER_OS_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+}
 
 # sub-command name -> module in rvosbench.cli exposing ``add_parser(subparsers)`` and ``run(args)``
 COMMANDS = {
@@ -64,6 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         close_progress_bars()
         print(f"rvosbench: error: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:
+        if error.errno not in USER_OS_ERRORS or args.debug:
+            raise
+        close_progress_bars()
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"rvosbench: error: {where}{USER_OS_ERRORS[error.errno]} "
+              "(free space or fix permissions, then run the same command again: finished cells are kept)",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("rvosbench: interrupted; finished cells are kept, run the same command again to resume",
               file=sys.stderr)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -78,11 +79,14 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
                               hint="train it first (rvosbench run ...) or fill in card.checkpoint.path")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # unpickling errors have many types; all mean "not a safe checkpoint"
+    except pickle.UnpicklingError as error:  # weights_only met a class or function: code would run
+        raise CheckpointError("refused: the checkpoint holds pickled objects or code, which could run on load",
+                              where=str(path), hint="load only checkpoints of plain tensors; re-save the state dict "
+                              "with torch.save(model.state_dict()) where you trust the file") from error
+    except Exception as error:  # truncated or not a torch file at all
         raise CheckpointError(f"cannot read checkpoint ({type(error).__name__}: {str(error).splitlines()[0]})",
-                              where=str(path),
-                              hint="checkpoints must be plain tensor state dicts (torch.load weights_only=True)"
-                              ) from error
+                              where=str(path), hint="the file is truncated or not a torch checkpoint; "
+                              "re-download or re-train it") from error
     if not isinstance(data, Mapping):
         raise CheckpointError(f"checkpoint holds a {type(data).__name__}, not a state dict", where=str(path))
     return dict(data)
