@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from rvosbench.engine.table import format_table
 from rvosbench.engine.trainer import Trainer, read_done
 
 PREVIOUS = ".previous"
+WORK_PREFIX = ".work-"  # a cell's files written while it is evaluated (saved predictions)
 
 
 def format_seconds(seconds: float) -> str:
@@ -327,8 +329,15 @@ class StudyRunner:
             samples = bench.sample_list()
             if settings.limit:
                 samples = samples[: settings.limit]
-            result = run_evaluation(predictor, samples, evaluator, self.ctx, desc=label, strips=settings.strips,
-                                    strip_frames=settings.strip_frames, strip_metric=bench.metrics[0])
+            writer = self._prediction_writer(cell_dir, bench) if settings.save_predictions and self.ctx.is_main \
+                else None
+            try:
+                result = run_evaluation(predictor, samples, evaluator, self.ctx, desc=label, strips=settings.strips,
+                                        strip_frames=settings.strip_frames, strip_metric=bench.metrics[0],
+                                        sink=writer)
+            finally:
+                if writer is not None:
+                    writer.__exit__(*sys.exc_info())
             if not self.ctx.is_main:
                 return None
             summary = {"key": key, "study": self.plan.name, "variant": cell.variant, "seed": cell.seed,
@@ -337,7 +346,8 @@ class StudyRunner:
                        "metrics": result.metrics, "metric_version": metric_version, "fingerprint": fingerprint,
                        "checkpoint_sha256": trained.checkpoint_sha256, "cost": self._cost(model, result),
                        "created": now()}
-            self._publish(cell_dir, cell, summary, result, {"train_s": trained.train_seconds})
+            self._publish(cell_dir, cell, summary, result, {"train_s": trained.train_seconds},
+                          folders={"predictions": writer.path.parent} if writer is not None else None)
         outcome.ran.append(cell.id)
         self.echo(f"{label}: {metric_line(result.metrics, bench.metrics[:3])}  "
                   f"({result.timings['ms_per_frame']:.0f} ms/frame, eval {format_seconds(result.timings['eval_s'])})")
@@ -348,8 +358,25 @@ class StudyRunner:
         return {"params": sum(p.numel() for p in model.parameters()), "flops": None,
                 "latency_ms": result.timings["ms_per_frame"]}
 
+    def _prediction_writer(self, cell_dir: Path, bench: Any) -> Any:
+        """A writer of the masks in the benchmark's native layout, staged next to the cell.
+
+        Per-expression benchmarks get ``predictions/predictions.zip`` in their submission layout
+        (``Annotations/<video>/<exp>/<frame>.png``; MeViS without the wrapper), which ``rvosbench eval
+        --predictions`` re-scores and the Ref-YouTube-VOS/MeViS servers accept.
+        """
+        from rvosbench.metrics.submission import SubmissionWriter
+
+        if bench.protocol != "per_expression":
+            raise ConfigError(f"eval.save_predictions supports per-expression benchmarks; {bench.name} is scored "
+                              f"with {bench.protocol}", where="eval.save_predictions",
+                              hint="set it to false for this benchmark")
+        work = cell_dir.parent / f"{WORK_PREFIX}{cell_dir.name}"
+        shutil.rmtree(work, ignore_errors=True)  # left by a killed run; we hold the cell's lock
+        return SubmissionWriter(work / "predictions.zip", "mevis" if bench.name == "mevis" else "ref_youtube_vos")
+
     def _publish(self, cell_dir: Path, cell: Cell, summary: dict[str, Any], result: EvalResult,
-                 timings: Mapping[str, float]) -> None:
+                 timings: Mapping[str, float], folders: Mapping[str, Path] | None = None) -> None:
         import io
 
         import numpy as np
@@ -366,7 +393,7 @@ class StudyRunner:
             buffer = io.BytesIO()
             np.savez_compressed(buffer, **arrays)
             files[f"strips/{name}.npz"] = buffer.getvalue()
-        self.store.publish(cell_dir, summary, files)
+        self.store.publish(cell_dir, summary, files, folders=folders)
 
     def _plan_summaries(self) -> list[dict[str, Any]]:
         """Summaries of every evaluation cell of the whole plan that the store holds."""

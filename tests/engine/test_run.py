@@ -16,8 +16,6 @@ from rvosbench.engine.store import ResultStore
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-SYNTH = "{name: synth, split: %s, root: %s, height: 48, width: 48, min_frames: 4, max_frames: 6, " \
-        "videos: {train: 6, val: 2, test: 4, compositional: 2}}"
 
 
 def write_study(tmp_path: Path) -> Path:
@@ -26,7 +24,10 @@ def write_study(tmp_path: Path) -> Path:
         "card:\n  name: engine_toy\n  input: {num_frames: 3, short_side: 48, max_size: 48,"
         " mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}\n"
         "model: {type: engine_toy, hidden: 4}\n")
-    synth_root = tmp_path / "synth"
+    (tmp_path / "benchmarks").mkdir(exist_ok=True)
+    (tmp_path / "benchmarks/tinysynth.yaml").write_text(
+        f"type: synth\nroot: {tmp_path / 'synth'}\nsplit: test\nheight: 48\nwidth: 48\nmin_frames: 4\n"
+        "max_frames: 6\nvideos: {train: 6, val: 2, test: 4, compositional: 2}\n")
     study = tmp_path / "tiny.yaml"
     study.write_text(f"""
 name: tiny
@@ -34,15 +35,15 @@ title: tiny engine study
 plugins: [{HERE / 'toy_plugin.py'}]
 model: {{card: engine_toy}}
 train:
-  benchmark: {SYNTH % ('train', synth_root)}
+  benchmark: tinysynth/train
   steps: 6
   batch_size: 2
   lr: 0.05
   warmup: 0
   checkpoint_every: 3
   log_every: 2
-eval: {{strips: 1, window: 4}}
-benchmarks: [{SYNTH % ('test', synth_root)}]
+eval: {{strips: 1, window: 4, save_predictions: true}}
+benchmarks: [tinysynth/test]
 seeds: [0]
 baseline: base
 variants:
@@ -90,15 +91,20 @@ def test_tiny_study_end_to_end_and_rerun_skips(study: Path, tmp_path: Path, caps
     assert "base (baseline)" in table and "wide" in table and "empty (trivial)" in table
     store = ResultStore(out)
     assert sorted(r["variant"] for r in store.records()) == ["base", "wide"]
-    cell = out / "tiny/cells/base-s0--synth-test"
+    cell = out / "tiny/cells/base-s0--tinysynth-test"
     assert {p.name for p in cell.iterdir()} >= {"config.yaml", "env.json", "summary.json", "samples.jsonl",
-                                                "timings.json", "strips"}
+                                                "timings.json", "strips", "predictions"}
     summary = json.loads((cell / "summary.json").read_text())
     assert summary["split"] == "test" and summary["checkpoint_sha256"] and 0 <= summary["metrics"]["J&F"] <= 1
     assert len((cell / "samples.jsonl").read_text().splitlines()) == 10
     train = out / "tiny/train/base-s0"
     assert {"last.pt", "done.json", "train_log.jsonl", "config.yaml"} <= {p.name for p in train.iterdir()}
-    assert (out / "tiny/plan.yaml").is_file() and (out / "tiny/baselines/empty--synth-test/summary.json").is_file()
+    from rvosbench.engine.offline_eval import run_offline_eval
+
+    rescored = run_offline_eval(str(tmp_path / "benchmarks/tinysynth.yaml"), cell / "predictions/predictions.zip",
+                                out=tmp_path / "rescored", workers=1)
+    assert rescored.metrics == summary["metrics"]  # the saved masks are the ones that were scored
+    assert (out / "tiny/plan.yaml").is_file() and (out / "tiny/baselines/empty--tinysynth-test/summary.json").is_file()
 
     again = run(study, out, capsys=capsys)
     assert again.count("stored earlier") == 2 and again.count("finished earlier") == 2  # nothing recomputed
@@ -110,8 +116,8 @@ def test_cache_keys_rerun_exactly_the_affected_cells(study: Path, tmp_path: Path
     out = tmp_path / "runs"
     run(study, out, capsys=capsys)
     changed = run(study, out, "--set", "variants.wide.model.hidden=6", capsys=capsys)
-    assert "[train 2/2] wide-s0: 6 steps" in changed and "base-s0--synth-test: J&F" in changed
-    assert "wide-s0--synth-test: J&F" in changed and changed.count("stored earlier") == 1
+    assert "[train 2/2] wide-s0: 6 steps" in changed and "base-s0--tinysynth-test: J&F" in changed
+    assert "wide-s0--tinysynth-test: J&F" in changed and changed.count("stored earlier") == 1
     # evaluation change only, and wide back to hidden=4: its first training is restored from .previous
     evaluation = run(study, out, "--set", "eval.window=3", capsys=capsys)
     assert evaluation.count("finished earlier") == 2 and evaluation.count("stored earlier") == 0
@@ -132,11 +138,11 @@ def test_kill_during_training_then_rerun_resumes(tmp_path: Path) -> None:
     killed = cli(args, tmp_path, env={"ENGINE_TOY_KILL_AFTER": "10"}, check=False)  # wide, step 4 of 6
     assert killed.returncode == -9
     out = tmp_path / "runs"
-    assert (out / "tiny/cells/base-s0--synth-test/summary.json").is_file()
+    assert (out / "tiny/cells/base-s0--tinysynth-test/summary.json").is_file()
     assert not (out / "tiny/train/wide-s0/done.json").exists()
     resumed = cli(args, tmp_path)
     text = resumed.stdout + resumed.stderr
-    assert "base-s0--synth-test: J&F" in text and "stored earlier" in text
+    assert "base-s0--tinysynth-test: J&F" in text and "stored earlier" in text
     assert "resumed from the checkpoint of step 3" in text
     log = [json.loads(line)["step"] for line in (out / "tiny/train/wide-s0/train_log.jsonl").read_text().splitlines()]
     assert log == [2, 4, 6]
@@ -153,9 +159,9 @@ def test_two_process_run_scores_like_one_process(tmp_path: Path) -> None:
     result = cli(["run", str(study), "--out", str(two), "--no-report", "--baselines", "none"], tmp_path,
                  launcher=launcher)
     assert "finished earlier" in result.stdout + result.stderr  # base was not retrained
-    assert metrics(two, "base-s0--synth-test") == metrics(one, "base-s0--synth-test")
-    assert records(two, "base-s0--synth-test") == records(one, "base-s0--synth-test")
-    assert json.loads((two / "tiny/cells/base-s0--synth-test/timings.json").read_text())["processes"] == 2
+    assert metrics(two, "base-s0--tinysynth-test") == metrics(one, "base-s0--tinysynth-test")
+    assert records(two, "base-s0--tinysynth-test") == records(one, "base-s0--tinysynth-test")
+    assert json.loads((two / "tiny/cells/base-s0--tinysynth-test/timings.json").read_text())["processes"] == 2
     log = (two / "tiny/train/wide-s0/train_log.jsonl").read_text().splitlines()  # wide trained with DDP
     assert [json.loads(line)["step"] for line in log] == [2, 4, 6]
     assert len(ResultStore(two).records()) == 2
