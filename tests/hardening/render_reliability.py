@@ -25,7 +25,8 @@ def message(setup) -> str:
             argv, _ = setup(Path(tmp))
             err.truncate(0)
             status = main(argv)
-        line = [l for l in err.getvalue().splitlines() if "rvosbench: error:" in l][-1]
+        text = err.getvalue()
+        line = text[text.rindex("rvosbench: error:"):].splitlines()[0]  # after any cleared progress bar
         line = line.replace(str(Path(tmp).resolve()), "<dir>").replace(tmp, "<dir>")
         escaped = line.replace("|", "\\|")
         return f"exit {status}: {escaped}"
