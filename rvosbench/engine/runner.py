@@ -16,6 +16,7 @@ holds the locks, writes the store and prints.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -25,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 from filelock import Timeout
 from torch import nn
@@ -37,8 +37,9 @@ from rvosbench.core.hashing import file_sha256
 from rvosbench.core.plan import Cell, Plan, resolve_benchmark
 from rvosbench.core.registry import PROTOCOLS, deep_merge
 from rvosbench.engine import baselines as trivial
-from rvosbench.engine.atomic import append_line, atomic_write_text, jsonl_text
+from rvosbench.engine.atomic import atomic_write_text, jsonl_text
 from rvosbench.engine.catalog import load_catalog
+from rvosbench.engine.cost import count_params, peak_memory_mb, reset_peak_memory, scaling_points, window_flops
 from rvosbench.engine.distributed import DistContext, init_distributed
 from rvosbench.engine.evaluation import EvalResult, ModelPredictor, Predictor, run_evaluation
 from rvosbench.engine.sampling import seed_all
@@ -150,6 +151,7 @@ class StudyRunner:
                 self.train(cell, f"[train {number}/{len(train_cells)}]")
         if self.ctx.is_main:
             outcome.summaries = self._plan_summaries()
+            self._write_study_measurements()
         outcome.baselines = self.score_baselines()
         if self.ctx.is_main:
             outcome.table = self.table(outcome)
@@ -324,11 +326,12 @@ class StudyRunner:
                 model = self.build_model(cell.config["model"], cell.seed)
                 load_weights(model, trained.checkpoint)
                 trained.model = model
-            predictor = ModelPredictor(model, self._eval_transform(cell.config.get("card") or {}, settings),
-                                       settings.window, self.ctx.device, settings.threshold)
+            transform = self._eval_transform(cell.config.get("card") or {}, settings)
+            predictor = ModelPredictor(model, transform, settings.window, self.ctx.device, settings.threshold)
             samples = bench.sample_list()
             if settings.limit:
                 samples = samples[: settings.limit]
+            reset_peak_memory(self.ctx.device)
             writer = self._prediction_writer(cell_dir, bench) if settings.save_predictions and self.ctx.is_main \
                 else None
             try:
@@ -338,25 +341,28 @@ class StudyRunner:
             finally:
                 if writer is not None:
                     writer.__exit__(*sys.exc_info())
+            cost = {"params": count_params(model), "latency_ms": None, "peak_mem_mb": peak_memory_mb(self.ctx.device)}
+            if settings.measure_cost and samples:
+                cost.update(window_flops(model, transform, samples[0], settings.window, self.ctx.device))
+            scaling = scaling_points(model, transform, samples[: settings.scaling_limit],
+                                     lambda: PROTOCOLS.build_from({"type": bench.protocol}), settings.scaling,
+                                     bench.metrics[0], self.ctx.device, self.ctx) if settings.scaling else []
             if not self.ctx.is_main:
                 return None
+            cost["latency_ms"] = result.timings["ms_per_frame"]
             summary = {"key": key, "study": self.plan.name, "variant": cell.variant, "seed": cell.seed,
                        "model": cell.config["model"], "card": portable(cell.config)["card"],
                        "benchmark": cell.config["benchmark"]["name"], "split": cell.config["benchmark"]["split"],
                        "metrics": result.metrics, "metric_version": metric_version, "fingerprint": fingerprint,
-                       "checkpoint_sha256": trained.checkpoint_sha256, "cost": self._cost(model, result),
+                       "checkpoint_sha256": trained.checkpoint_sha256, "cost": cost,
                        "created": now()}
             self._publish(cell_dir, cell, summary, result, {"train_s": trained.train_seconds},
+                          extra={"scaling.json": _json(scaling)} if scaling else {},
                           folders={"predictions": writer.path.parent} if writer is not None else None)
         outcome.ran.append(cell.id)
         self.echo(f"{label}: {metric_line(result.metrics, bench.metrics[:3])}  "
                   f"({result.timings['ms_per_frame']:.0f} ms/frame, eval {format_seconds(result.timings['eval_s'])})")
         return summary
-
-    @staticmethod
-    def _cost(model: nn.Module, result: EvalResult) -> dict[str, Any]:
-        return {"params": sum(p.numel() for p in model.parameters()), "flops": None,
-                "latency_ms": result.timings["ms_per_frame"]}
 
     def _prediction_writer(self, cell_dir: Path, bench: Any) -> Any:
         """A writer of the masks in the benchmark's native layout, staged next to the cell.
@@ -376,7 +382,8 @@ class StudyRunner:
         return SubmissionWriter(work / "predictions.zip", "mevis" if bench.name == "mevis" else "ref_youtube_vos")
 
     def _publish(self, cell_dir: Path, cell: Cell, summary: dict[str, Any], result: EvalResult,
-                 timings: Mapping[str, float], folders: Mapping[str, Path] | None = None) -> None:
+                 timings: Mapping[str, float], extra: Mapping[str, str] | None = None,
+                 folders: Mapping[str, Path] | None = None) -> None:
         import io
 
         import numpy as np
@@ -386,6 +393,7 @@ class StudyRunner:
             "env.json": _json(environment()),
             "samples.jsonl": jsonl_text(result.records),
             "timings.json": _json({**timings, **result.timings}),
+            **(extra or {}),
         }
         if result.tables:
             files["tables.json"] = _json(result.tables)
@@ -403,6 +411,25 @@ class StudyRunner:
             if summary is not None:
                 summaries.append(summary)
         return summaries
+
+    def _write_study_measurements(self) -> None:
+        """``cost.jsonl`` and ``scaling.jsonl`` of the study, rebuilt from its cells (reports plot them)."""
+        costs, points = [], []
+        for cell in self.plan.eval_cells:
+            cell_dir = self.store.cell_dir(self.plan.name, cell.id)
+            summary = self.store.read_summary(cell_dir)
+            if summary is None:
+                continue
+            who = {"variant": cell.variant, "seed": cell.seed, "benchmark": cell.benchmark}
+            cost = summary.get("cost") or {}
+            if cost.get("flops") is not None or cost.get("latency_ms") is not None:
+                costs.append({**who, **{k: cost.get(k) for k in ("params", "flops", "latency_ms", "peak_mem_mb",
+                                                                   "frames", "size")}})
+            if (cell_dir / "scaling.json").is_file():
+                points += [{**who, **p} for p in json.loads((cell_dir / "scaling.json").read_text(encoding="utf-8"))]
+        for name, rows in (("cost.jsonl", costs), ("scaling.jsonl", points)):
+            if rows:
+                atomic_write_text(self.study_dir / name, jsonl_text(rows))
 
     # -- trivial baselines -----------------------------------------------------------------------
     def score_baselines(self) -> list[dict[str, Any]]:
@@ -479,8 +506,6 @@ class StudyRunner:
 
 
 def _json(obj: Any) -> str:
-    import json
-
     return json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n"
 
 

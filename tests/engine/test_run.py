@@ -42,7 +42,7 @@ train:
   warmup: 0
   checkpoint_every: 3
   log_every: 2
-eval: {{strips: 1, window: 4, save_predictions: true}}
+eval: {{strips: 1, window: 4, save_predictions: true, scaling: [2, 4], scaling_limit: 2}}
 benchmarks: [tinysynth/test]
 seeds: [0]
 baseline: base
@@ -104,6 +104,12 @@ def test_tiny_study_end_to_end_and_rerun_skips(study: Path, tmp_path: Path, caps
     rescored = run_offline_eval(str(tmp_path / "benchmarks/tinysynth.yaml"), cell / "predictions/predictions.zip",
                                 out=tmp_path / "rescored", workers=1)
     assert rescored.metrics == summary["metrics"]  # the saved masks are the ones that were scored
+    cost = [json.loads(line) for line in (out / "tiny/cost.jsonl").read_text().splitlines()]
+    assert [c["variant"] for c in cost] == ["base", "wide"] and cost[0]["flops"] > 0 and cost[0]["frames"] == 4
+    assert cost[0]["params"] == 4 * 3 + 4 + 4 + 1 and cost[1]["params"] > cost[0]["params"]
+    scaling = [json.loads(line) for line in (out / "tiny/scaling.jsonl").read_text().splitlines()]
+    assert [(p["variant"], p["num_frames"]) for p in scaling] == [("base", 2), ("base", 4), ("wide", 2), ("wide", 4)]
+    assert all(0 <= p["J&F"] <= 1 and p["latency_ms"] >= 0 for p in scaling)
     assert (out / "tiny/plan.yaml").is_file() and (out / "tiny/baselines/empty--tinysynth-test/summary.json").is_file()
 
     again = run(study, out, capsys=capsys)

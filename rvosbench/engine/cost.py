@@ -1,0 +1,67 @@
+"""What a model costs, measured inside an evaluation cell (``summary.json`` ``cost`` and the study's
+``cost.jsonl`` / ``scaling.jsonl``, which the reports plot).
+
+* ``params``: every parameter, frozen encoders included (what must be loaded to run the model);
+* ``flops``: floating-point operations of one inference window of the benchmark's first sample, counted
+  by ``torch.utils.flop_counter.FlopCounterMode`` (matmuls, convolutions and attention; element-wise
+  ops are not counted, as usual for FLOPs tables), with that window's ``frames`` and input ``size``;
+* ``latency_ms``: milliseconds per frame of ``predict`` over the whole split (the evaluation timings);
+* ``peak_mem_mb``: peak accelerator memory during the evaluation; ``None`` on CPU, where PyTorch keeps
+  no per-model allocation count (``rvosbench bench model`` measures CPU memory separately).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from rvosbench.core.types import Sample
+from rvosbench.data.clips import video_windows
+from rvosbench.engine.distributed import DistContext
+from rvosbench.engine.evaluation import ModelPredictor, run_evaluation
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def window_flops(model: nn.Module, transform: Callable, sample: Sample, window: int | None,
+                 device: torch.device) -> dict[str, Any]:
+    """FLOPs of ``predict`` on the first window of ``sample``, with the window's frames and size."""
+    first = next(video_windows(sample, transform, window))
+    counter = FlopCounterMode(display=False)
+    model.eval()
+    with torch.no_grad(), counter:
+        model.predict(first.frames.to(device), sample.text, tuple(sample.orig_size))
+    return {"flops": int(counter.get_total_flops()), "frames": len(first.indices),
+            "size": list(first.frames.shape[-2:])}
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_mb(device: torch.device) -> float | None:
+    if device.type == "cuda":
+        return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return None
+
+
+def scaling_points(model: nn.Module, transform: Callable, samples: Sequence[Sample], make_evaluator: Callable[[], Any],
+                   frame_counts: Sequence[int], headline: str, device: torch.device,
+                   ctx: DistContext | None = None) -> list[dict[str, Any]]:
+    """J&F (the benchmark's headline metric), ms/frame and peak memory when the model sees windows of
+    each of ``frame_counts`` frames (the coupled vs decoupled attention study's x axis)."""
+    points = []
+    for frames in frame_counts:
+        reset_peak_memory(device)
+        result = run_evaluation(ModelPredictor(model, transform, int(frames), device), samples, make_evaluator(), ctx,
+                                desc=f"[scaling] T={frames}")
+        if result is not None:
+            points.append({"num_frames": int(frames), headline: result.metrics.get(headline),
+                           "latency_ms": result.timings["ms_per_frame"], "peak_mem_mb": peak_memory_mb(device)})
+    return points
