@@ -1,11 +1,15 @@
 """``rvosbench run STUDY``: train and evaluate every cell of a study, store the results, print the table.
 
-Also the entry point for distributed runs: ``torchrun --nproc-per-node N -m rvosbench run STUDY``.
+Also the entry point for distributed runs: ``torchrun --nproc-per-node N -m rvosbench run STUDY``, or
+``rvosbench run STUDY --nproc N``, which launches that torchrun command itself (single machine).
 Running the same command again skips finished cells and resumes an interrupted training.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 
 from rvosbench.engine.baselines import BASELINES
 
@@ -27,10 +31,32 @@ def add_parser(subparsers, name: str, common: argparse.ArgumentParser) -> None:
                              "'none' for none")
     parser.add_argument("--no-report", action="store_true",
                         help="do not write the report at the end (rvosbench report runs/<study> writes it later)")
+    parser.add_argument("--nproc", type=int, default=int(os.environ.get("RVOSBENCH_NPROC", "1")), metavar="N",
+                        help="processes on this machine (DDP; one per GPU, or CPU processes of one thread each); "
+                             "results do not depend on it (default: $RVOSBENCH_NPROC or 1)")
     parser.set_defaults(handler=run)
 
 
+def torchrun_command(args: argparse.Namespace) -> list[str]:
+    """The ``torch.distributed.run`` command line that runs these arguments on ``args.nproc`` processes."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(args.nproc),
+               "-m", "rvosbench", "run", args.config, "--out", args.out, "--baselines", args.baselines]
+    if args.overrides:
+        command += ["--set", *args.overrides]
+    if args.only:
+        command += ["--only", args.only]
+    for plugin in args.plugin:
+        command += ["--plugin", plugin]
+    command += ["--no-report"] * args.no_report + ["--debug"] * args.debug
+    return command
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        # one thread per process unless the user chose otherwise (torchrun would say the same)
+        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "RVOSBENCH_NPROC": "1"}
+        return subprocess.run(torchrun_command(args), env=env).returncode
+
     from rvosbench.core.plan import load_plan
     from rvosbench.engine.catalog import load_catalog
     from rvosbench.engine.distributed import shutdown_distributed

@@ -32,7 +32,7 @@ class TrainSettings:
 
     benchmark: Any = None  # the training split, resolved by the plan (e.g. synth/train)
     steps: int = 1000
-    batch_size: int = 2  # clips per process per micro-batch
+    batch_size: int = 2  # clips per optimiser micro-batch over all processes (split evenly across them)
     accumulate: int = 1  # micro-batches per optimiser step
     num_frames: int | None = None  # clip length; default: the card's input.num_frames
     lr: float = 1e-4

@@ -33,7 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from rvosbench.core.errors import TrainingDiverged
+from rvosbench.core.errors import ConfigError, TrainingDiverged
 from rvosbench.core.hashing import file_sha256
 from rvosbench.engine.atomic import append_line, atomic_write_json, atomic_write_text, jsonl_text
 from rvosbench.engine.checkpoint import LAST, prune_step_checkpoints, rng_state, save_checkpoint, set_rng_state
@@ -79,6 +79,22 @@ def split_batch(batch: Any) -> tuple[Any, Any]:
     if isinstance(batch, tuple) and len(batch) == 2:
         return batch
     return batch, batch
+
+
+class LossStep(nn.Module):
+    """``forward(inputs, targets)`` = the model's loss terms, so DDP sees every parameter use.
+
+    Models compute some terms in ``loss`` with their own parameters (e.g. ProxyFormer's JSC projection);
+    DistributedDataParallel only tracks parameters used inside the wrapped module's ``forward``, so the
+    forward pass and the loss run together here.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: Any, targets: Any) -> dict[str, torch.Tensor]:
+        return self.model.loss(self.model(inputs), targets)
 
 
 class Trainer:
@@ -143,8 +159,17 @@ class Trainer:
 
     # -- loop ----------------------------------------------------------------------------------
     def _batches(self) -> Iterator[Any]:
+        """The data stream of this rank: its share of each global batch of ``train.batch_size`` clips.
+
+        The global batch is fixed by the config, so the number of processes changes the speed of a
+        training, not what it computes (and not its key).
+        """
         s = self.settings
-        sampler = StreamSampler(len(self.dataset), s.batch_size, self.seed, start=self.step * s.accumulate,
+        per_rank, rest = divmod(s.batch_size, self.ctx.world_size)
+        if rest or not per_rank:
+            raise ConfigError(f"train.batch_size={s.batch_size} cannot be split over {self.ctx.world_size} processes",
+                              where="train.batch_size", hint="use a multiple of the number of processes")
+        sampler = StreamSampler(len(self.dataset), per_rank, self.seed, start=self.step * s.accumulate,
                                 rank=self.ctx.rank, world_size=self.ctx.world_size)
         loader = DataLoader(SeededItems(self.dataset), batch_sampler=sampler, collate_fn=self.collate,
                             num_workers=s.num_workers, persistent_workers=False,
@@ -174,10 +199,9 @@ class Trainer:
         resumed = self.resume()
         self.resumed_from = self.step if resumed else None
         self._last_saved = self.resumed_from
-        module = self.model
-        net: nn.Module = module
-        if self.ctx.enabled:
-            net = DistributedDataParallel(module, device_ids=[self.ctx.local_rank] if self.ctx.device.type == "cuda"
+        net: nn.Module = LossStep(self.model)
+        if self.ctx.enabled:  # unused parameters exist, e.g. the JSC head of a variant that weights it 0
+            net = DistributedDataParallel(net, device_ids=[self.ctx.local_rank] if self.ctx.device.type == "cuda"
                                           else None, find_unused_parameters=True)
         autocast = torch.autocast(self.ctx.device.type, dtype=torch.bfloat16) if s.precision == "bf16" \
             else contextlib.nullcontext()
@@ -199,8 +223,7 @@ class Trainer:
                         else net.no_sync()
                     with sync:
                         with autocast:
-                            outputs = net(inputs)
-                            terms = module.loss(outputs, targets)
+                            terms = net(inputs, targets)
                         loss = sum(terms.values())
                         values = {k: float(v.detach()) for k, v in terms.items()}
                         if self.ctx.any(not math.isfinite(float(loss.detach()))):
@@ -215,6 +238,11 @@ class Trainer:
                 self.optimizer.step()
                 self.scheduler.step()
                 self.step += 1
+                if self.ctx.enabled:  # log the loss of the global batch, not of rank 0's share
+                    names = sorted(terms_sum)
+                    means = self.ctx.all_reduce_mean(torch.tensor([terms_sum[k] for k in names], dtype=torch.float64,
+                                                                  device=self.ctx.device))
+                    terms_sum = dict(zip(names, means.tolist()))
                 self.elapsed = base_elapsed + time.perf_counter() - started
                 for k, v in terms_sum.items():
                     window[k].append(v)
@@ -230,7 +258,7 @@ class Trainer:
                     self._last_saved = self.step
                 if self.validator is not None and s.val_every and (self.step % s.val_every == 0
                                                                     or self.step == s.steps):
-                    metrics = self.validator(module, self.step)
+                    metrics = self.validator(self.model, self.step)
                     self._log({"step": self.step, **{f"val/{k}": v for k, v in metrics.items()}})
                     bar.set_postfix(loss=f"{terms_sum['loss']:.3f}",
                                     **{f"val {k}": f"{v:.3f}" for k, v in list(metrics.items())[:1]})
