@@ -6,8 +6,9 @@ decoupled attention of the paper and with the coupled (full spatio-temporal) abl
 prints, in one table:
 
 * ``attn scores``: query-key pairs the stage's softmaxes span (counted from the shapes): decoupled
-  T·L² + L·T² + 3·T·L·N + N·T² + T·N·W (spatial and temporal MHSA, P2V spatial and temporal,
-  V2P spatial and temporal, T2P), coupled (T·L)² + 2·T·N·T·L + T·N·W;
+  T·L² + L·T² + 4·T·L·N + N·T² + T·N·W (spatial and temporal MHSA, P2V spatial and temporal,
+  V2P spatial, V2P temporal's per-slot views and its attention along time, T2P), coupled
+  (T·L)² + 2·T·N·T·L + T·N·W;
 * measured FLOPs (``FlopCounterMode``), median forward latency, and the peak activation memory with the
   attention scores materialised (the math kernel, as eager/``need_weights`` attention does; flash
   kernels avoid storing them, but not their quadratic compute).
@@ -39,7 +40,7 @@ def attention_pairs(mode: str, T: int, L: int, N: int, W: int = WORDS) -> int:
     """Query-key pairs of one CMIE stage's attentions (per head, per clip)."""
     if mode == "coupled":
         return (T * L) ** 2 + 2 * (T * N) * (T * L) + T * N * W
-    return T * L * L + L * T * T + 3 * T * L * N + N * T * T + T * N * W
+    return T * L * L + L * T * T + 4 * T * L * N + N * T * T + T * N * W
 
 
 def measure(mode: str, T: int, size: int, dim: int, heads: int, N: int, repeats: int) -> dict:

@@ -25,10 +25,12 @@ Choices where the paper is silent (paper.md's [INF] notes), and why:
   MHSA_t: each token position attends to itself in the T frames (axial, paper.md §3.1);
   P2V_t: every video token attends to the N proxy *tracks* (each slot's proxies averaged over the T
   frames), so a frame's pixels see what each slot is in the whole clip;
-  V2P_t: proxy (t, n) attends to the T per-frame video summaries (mean over the frame's tokens) with a
-  temporal encoding (paper.md §3.3 option a). Both proxy temporal paths are the proxies' cross-frame
-  links. With these choices the decoupled attention cost is O(T·L² + L·T² + T·L·N + N·T²): linear in T
-  while T ≪ L, against O(T²·L²) for the coupled form (measured by ``rvosbench bench attention``).
+  V2P_t: proxy (t, n) attends along time to slot n's view of every frame (the frame's tokens pooled by
+  slot n's query there, positions included), so a proxy can compare where its object is over time
+  (paper.md §3.3 lists mean-pooled frame summaries as option a; measured on synth, motion expressions
+  need the per-slot views). Both proxy temporal paths are the proxies' cross-frame links. With these
+  choices the decoupled attention cost is O(T·L² + L·T² + T·L·N + N·T²): linear in T while T ≪ L,
+  against O(T²·L²) for the coupled form (measured by ``rvosbench bench attention``).
 * **Coupled** (``attention: coupled``, the ablation the paper argues against): one MHSA over all T·L
   tokens, one P2V where every token attends to all T·N proxies, one V2P where every proxy attends to
   all T·L tokens.
@@ -135,6 +137,31 @@ class ProxyConditionedVideoEncoding(nn.Module):
         return self.ffn(out) if self.ffn is not None else out
 
 
+class TemporalVideoToProxy(nn.Module):
+    """V2P temporal: proxy (t, n) attends along time to what slot n sees in every frame.
+
+    Slot n's view of frame t' is that frame's tokens pooled by attention with slot n's query at t';
+    the pooled values carry the tokens' positions, so a view says what the slot's object looks like and
+    where it is. The proxy then attends over the T views of its own slot (temporal encodings on both
+    sides), which is how it learns e.g. which way its object moves. Cost O(T·N·L + N·T²): linear in T.
+    """
+
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.pool = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.temporal = ResidualAttention(dim, heads, dropout)
+
+    def forward(self, proxies: torch.Tensor, video: torch.Tensor, g: Geometry) -> torch.Tensor:
+        """proxies (B, T, N, C), video (B, T, L, C) → (B, T, N, C)."""
+        B, T, N, C = proxies.shape
+        tokens = (video + g.spatial).reshape(B * T, g.L, C)
+        views = self.pool(proxies.reshape(B * T, N, C), tokens, tokens, need_weights=False)[0]
+        by_slot = proxies.transpose(1, 2).reshape(B * N, T, C)
+        views = views.reshape(B, T, N, C).transpose(1, 2).reshape(B * N, T, C)
+        out = self.temporal(by_slot, kv=views, pos_q=g.temporal, pos_k=g.temporal)
+        return out.reshape(B, N, T, C).transpose(1, 2)
+
+
 class VideoTextConditionedProxyEncoding(nn.Module):
     """The yellow block of Fig. 2: text-to-proxy, then video-to-proxy cross-attention."""
 
@@ -146,7 +173,7 @@ class VideoTextConditionedProxyEncoding(nn.Module):
         self.t2p = ResidualAttention(dim, heads, dropout)
         if mode == "decoupled":
             self.v2p_spatial = ResidualAttention(dim, heads, dropout)
-            self.v2p_temporal = ResidualAttention(dim, heads, dropout) if proxy_temporal else None
+            self.v2p_temporal = TemporalVideoToProxy(dim, heads, dropout) if proxy_temporal else None
         else:
             self.v2p_full = ResidualAttention(dim, heads, dropout)
         self.ffn = FeedForward(dim, ffn_dim, dropout) if ffn_dim else None
@@ -161,10 +188,7 @@ class VideoTextConditionedProxyEncoding(nn.Module):
             out = self.v2p_spatial(p.reshape(B * T, N, C), kv=video.reshape(B * T, g.L, C),
                                    pos_k=g.spatial).reshape(B, T, N, C)
             if self.v2p_temporal is not None:
-                summaries = video.mean(2)  # (B, T, C): one token per frame
-                time_of_proxy = g.temporal.repeat_interleave(N, dim=0)  # (T·N, C)
-                out = out + self.v2p_temporal(p, kv=summaries, pos_q=time_of_proxy,
-                                              pos_k=g.temporal).reshape(B, T, N, C)
+                out = out + self.v2p_temporal(p.reshape(B, T, N, C), video, g)
         else:
             mask = None if self.proxy_temporal else same_frame_mask(T, N, g.L, video.device)
             out = self.v2p_full(p, kv=video.reshape(B, T * g.L, C), pos_k=g.spatio_temporal,
