@@ -31,11 +31,11 @@ def check_names(plan: Plan) -> None:
 
 def print_plan(plan: Plan, with_configs: bool) -> None:
     print(f"study {plan.name}: {plan.title}")
-    print(f"  source    {plan.source}")
-    print(f"  plan key  {plan.key}")
-    print(f"  baseline  {plan.baseline}")
-    print(f"  variants  {', '.join(plan.variants)}")
-    print(f"  seeds     {', '.join(map(str, plan.seeds))}")
+    print(f"  source     {plan.source}")
+    print(f"  plan key   {plan.key}")
+    print(f"  baseline   {plan.baseline}")
+    print(f"  variants   {', '.join(plan.variants)}")
+    print(f"  seeds      {', '.join(map(str, plan.seeds))}")
     print(f"  benchmarks {', '.join(plan.benchmarks)}")
     print(f"\ntraining cells ({len(plan.train_cells)}):")
     for cell in plan.train_cells:
