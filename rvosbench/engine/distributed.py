@@ -62,14 +62,6 @@ class DistContext:
             value /= self.world_size
         return value
 
-    def any(self, flag: bool) -> bool:
-        """True on every rank when ``flag`` is True on any rank (e.g. a NaN loss on one of them)."""
-        if not self.enabled:
-            return flag
-        tensor = torch.tensor([1.0 if flag else 0.0], device=self.device)
-        dist.all_reduce(tensor)
-        return bool(tensor.item() > 0)
-
 
 def shard_by_group(keys: Sequence[str], rank: int, world_size: int) -> list[int]:
     """Indices of the items this rank handles: whole groups (videos), dealt round-robin in order."""

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from rvosbench.core.config import dump_yaml
 from rvosbench.core.errors import CheckpointError, ConfigError
-from rvosbench.core.hashing import file_sha256
+from rvosbench.core.hashing import file_sha256, stable_hash
 from rvosbench.core.plan import Cell, Plan, resolve_benchmark
 from rvosbench.core.registry import PROTOCOLS, deep_merge
 from rvosbench.engine import baselines as trivial
@@ -117,8 +117,7 @@ class StudyRunner:
         """Build (once per run) the benchmark a resolved config describes."""
         from rvosbench.data import build_benchmark
 
-        key = portable({"b": dict(config)})["b"]
-        cache_key = repr(sorted(key.items()))
+        cache_key = stable_hash(dict(config))
         if cache_key not in self._benchmarks:
             bench = build_benchmark(dict(config))
             if self.ctx.is_main:  # validates (and generates synth) once, before other ranks read it

@@ -189,6 +189,43 @@ class Trainer:
                                 where=self.description,
                                 hint="lower train.lr, raise train.warmup or set train.clip_grad, then run again")
 
+    def _step(self, net: nn.Module, batches: Iterator[Any], autocast: Any, params: list[nn.Parameter]
+              ) -> tuple[dict[str, float], float]:
+        """One optimiser step over ``accumulate`` micro-batches; returns the global batch's loss terms.
+
+        Processes exchange one small tensor per step: the loss terms (averaged, for the log) and a
+        non-finite flag, so every process takes the same decision to stop before the optimiser step.
+        The gradient norm needs no exchange: DDP has already averaged the gradients.
+        """
+        s = self.settings
+        self.optimizer.zero_grad(set_to_none=True)
+        terms_sum: dict[str, float] = defaultdict(float)
+        for micro in range(s.accumulate):
+            inputs, targets = split_batch(next(batches))
+            sync = net.no_sync() if self.ctx.enabled and micro < s.accumulate - 1 else contextlib.nullcontext()
+            with sync:
+                with autocast:
+                    terms = net(inputs, targets)
+                loss = sum(terms.values())
+                (loss / s.accumulate).backward()
+            for k, v in terms.items():
+                terms_sum[k] += float(v.detach()) / s.accumulate
+            terms_sum["loss"] += float(loss.detach()) / s.accumulate
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, s.clip_grad if s.clip_grad else float("inf")))
+        names = sorted(terms_sum)
+        values = [terms_sum[k] for k in names] + [0.0 if math.isfinite(terms_sum["loss"]) else 1.0]
+        if self.ctx.enabled:
+            values = self.ctx.all_reduce_mean(torch.tensor(values, dtype=torch.float64, device=self.ctx.device)).tolist()
+        terms_sum = dict(zip(names, values))
+        if values[-1] > 0:  # some process saw a non-finite loss
+            raise self._diverged("the loss", terms_sum["loss"], terms_sum)
+        if not math.isfinite(grad_norm):
+            raise self._diverged("the gradient norm", grad_norm, terms_sum)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        return terms_sum, grad_norm
+
     def train(self) -> dict[str, Any]:
         """Run (or finish) the training; returns the ``done.json`` content."""
         s = self.settings
@@ -215,38 +252,11 @@ class Trainer:
         try:
             while self.step < s.steps:
                 net.train()
-                self.optimizer.zero_grad(set_to_none=True)
-                terms_sum: dict[str, float] = defaultdict(float)
-                for micro in range(s.accumulate):
-                    inputs, targets = split_batch(next(batches))
-                    sync = contextlib.nullcontext() if micro == s.accumulate - 1 or not self.ctx.enabled \
-                        else net.no_sync()
-                    with sync:
-                        with autocast:
-                            terms = net(inputs, targets)
-                        loss = sum(terms.values())
-                        values = {k: float(v.detach()) for k, v in terms.items()}
-                        if self.ctx.any(not math.isfinite(float(loss.detach()))):
-                            raise self._diverged("the loss", float(loss.detach()), values)
-                        (loss / s.accumulate).backward()
-                    for k, v in values.items():
-                        terms_sum[k] += v / s.accumulate
-                    terms_sum["loss"] += float(loss.detach()) / s.accumulate
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, s.clip_grad if s.clip_grad else float("inf"))
-                if self.ctx.any(not math.isfinite(float(grad_norm))):
-                    raise self._diverged("the gradient norm", float(grad_norm), terms_sum)
-                self.optimizer.step()
-                self.scheduler.step()
-                self.step += 1
-                if self.ctx.enabled:  # log the loss of the global batch, not of rank 0's share
-                    names = sorted(terms_sum)
-                    means = self.ctx.all_reduce_mean(torch.tensor([terms_sum[k] for k in names], dtype=torch.float64,
-                                                                  device=self.ctx.device))
-                    terms_sum = dict(zip(names, means.tolist()))
+                terms_sum, grad_norm = self._step(net, batches, autocast, params)
                 self.elapsed = base_elapsed + time.perf_counter() - started
                 for k, v in terms_sum.items():
                     window[k].append(v)
-                window["grad_norm"].append(float(grad_norm))
+                window["grad_norm"].append(grad_norm)
                 bar.update(1)
                 bar.set_postfix(loss=f"{terms_sum['loss']:.3f}", refresh=False)
                 if self.step % s.log_every == 0 or self.step == s.steps:
