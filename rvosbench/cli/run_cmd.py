@@ -52,18 +52,17 @@ def torchrun_command(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
-        # one thread per process unless the user chose otherwise (torchrun would say the same)
-        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "RVOSBENCH_NPROC": "1"}
-        return subprocess.run(torchrun_command(args), env=env).returncode
-
     from rvosbench.core.plan import load_plan
     from rvosbench.engine.catalog import load_catalog
     from rvosbench.engine.distributed import shutdown_distributed
     from rvosbench.engine.runner import run_study
 
     load_catalog(args.plugin)
-    plan = load_plan(args.config, args.overrides)
+    plan = load_plan(args.config, args.overrides)  # a config error stops here, before any process starts
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        # one thread per process unless the user chose otherwise (torchrun would say the same)
+        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "RVOSBENCH_NPROC": "1"}
+        return subprocess.run(torchrun_command(args), env=env).returncode
     names = [] if args.baselines.strip().lower() == "none" else \
         [n.strip() for n in args.baselines.split(",") if n.strip()]
     try:
