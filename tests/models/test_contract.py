@@ -104,3 +104,18 @@ def test_text_scored_reference_head_compares_queries_with_the_sentence():
         head(queries)
     plain, _ = ReferenceHead(16)(queries)
     assert plain.shape == a.shape == (1, 2, 3)
+
+
+def test_config_mistakes_are_one_line_config_errors():
+    from rvosbench.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown model 'proxyfromer'.*did you mean 'proxyformer'"):
+        build_model({"type": "proxyfromer"})
+    with pytest.raises(ConfigError, match="unknown attention mode 'axial'"):
+        build_model({**tiny_config("proxyformer"), "attention": "axial"})
+    with pytest.raises(ConfigError, match="bad loss weights"):
+        build_model({**tiny_config("proxyformer"), "loss": {"dicee": 1.0}})
+    with pytest.raises(ConfigError, match="cannot build model"):
+        build_model({**tiny_config("mttr"), "num_proxies": 3})
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        build_model(["proxyformer"])
