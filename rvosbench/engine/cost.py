@@ -30,14 +30,21 @@ def count_params(model: nn.Module) -> int:
 
 def window_flops(model: nn.Module, transform: Callable, sample: Sample, window: int | None,
                  device: torch.device) -> dict[str, Any]:
-    """FLOPs of ``predict`` on the first window of ``sample``, with the window's frames and size."""
+    """FLOPs of ``predict`` on the first window of ``sample``, with the window's frames and size.
+
+    Best effort: ``FlopCounterMode``'s module tracker fails on some models (a parameter passed as a
+    module's input under ``no_grad`` raises inside torch); ``flops`` is then ``None``.
+    """
     first = next(video_windows(sample, transform, window))
     counter = FlopCounterMode(display=False)
     model.eval()
-    with torch.no_grad(), counter:
-        model.predict(first.frames.to(device), sample.text, tuple(sample.orig_size))
-    return {"flops": int(counter.get_total_flops()), "frames": len(first.indices),
-            "size": list(first.frames.shape[-2:])}
+    try:
+        with torch.no_grad(), counter:
+            model.predict(first.frames.to(device), sample.text, tuple(sample.orig_size))
+        flops: int | None = int(counter.get_total_flops())
+    except (AssertionError, RuntimeError):
+        flops = None
+    return {"flops": flops, "frames": len(first.indices), "size": list(first.frames.shape[-2:])}
 
 
 def reset_peak_memory(device: torch.device) -> None:
