@@ -266,23 +266,21 @@ class StudyRunner:
                              **{"seed": cell.seed, **settings.clips})
         validator = None
         if settings.val_every and settings.val_benchmark:
-            validator = self._validator(settings, card)
+            validator = self._validator(settings, card, EvalSettings.from_config(cell.config.get("eval")))
         return Trainer(model, dataset, collate, settings, folder, train_key, cell.seed, self.ctx, validator,
                        description=f"{label} {cell.id}", meta={"variant": cell.variant, "study": self.plan.name})
 
-    def _validator(self, settings: TrainSettings, card: Mapping[str, Any]) -> Callable[[nn.Module, int], dict]:
+    def _validator(self, settings: TrainSettings, card: Mapping[str, Any], eval_settings: EvalSettings
+                   ) -> Callable[[nn.Module, int], dict]:
         _, config = resolve_benchmark(settings.val_benchmark, self.plan.source.resolve().parent, "train.val_benchmark")
         bench = self.benchmark(config)
         samples = bench.sample_list()[: settings.val_limit] if settings.val_limit else bench.sample_list()
         evaluator = PROTOCOLS.build_from({"type": bench.protocol})
-        eval_settings = EvalSettings()
         transform = self._eval_transform(card, eval_settings)
 
-        def validate(model: nn.Module, step: int) -> dict[str, float]:
+        def validate(model: nn.Module, step: int) -> dict[str, float]:  # the trainer sets train mode again
             predictor = ModelPredictor(model, transform, eval_settings.window, self.ctx.device)
             result = run_evaluation(predictor, samples, evaluator, self.ctx, desc=f"val @{step}")
-            was_training = model.training
-            model.train(was_training)
             return result.metrics if result is not None else {}
 
         return validate

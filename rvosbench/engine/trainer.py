@@ -272,6 +272,10 @@ class Trainer:
                     self._log({"step": self.step, **{f"val/{k}": v for k, v in metrics.items()}})
                     bar.set_postfix(loss=f"{terms_sum['loss']:.3f}",
                                     **{f"val {k}": f"{v:.3f}" for k, v in list(metrics.items())[:1]})
+        except KeyboardInterrupt:
+            if not self.ctx.enabled and self._last_saved != self.step:  # Ctrl-C: keep the work done so far
+                self.save()
+            raise
         finally:
             bar.close()
         if self._last_saved != self.step:  # a zero-step training still leaves its (initial) checkpoint

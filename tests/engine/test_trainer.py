@@ -105,3 +105,18 @@ def test_unknown_train_key_is_a_clear_error() -> None:
 
     with pytest.raises(ConfigError, match=r"unknown key 'train.stpes'.*'steps'"):
         TrainSettings.from_config({"stpes": 3})
+
+
+def test_ctrl_c_saves_the_steps_done(tmp_path: Path) -> None:
+    trainer = make_trainer(tmp_path)
+    real_log = trainer._log
+
+    def log_then_interrupt(record):
+        real_log(record)
+        if trainer.step == 6:
+            raise KeyboardInterrupt
+
+    trainer._log = log_then_interrupt
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+    assert torch.load(tmp_path / LAST, weights_only=True)["step"] == 6  # not only the step-4 checkpoint
