@@ -44,7 +44,8 @@ from rvosbench.engine.distributed import DistContext, init_distributed
 from rvosbench.engine.evaluation import EvalResult, ModelPredictor, Predictor, run_evaluation
 from rvosbench.engine.sampling import seed_all
 from rvosbench.engine.settings import EvalSettings, TrainSettings
-from rvosbench.engine.store import ResultStore, environment, now, portable, store_key, train_store_key
+from rvosbench.engine.store import (ResultStore, environment, now, portable, read_jsonl, store_key,
+                                    train_store_key)
 from rvosbench.engine.table import format_table
 from rvosbench.engine.trainer import Trainer, read_done
 
@@ -285,9 +286,8 @@ class StudyRunner:
 
         return validate
 
-    def _last_loss(self, folder: Path) -> float | None:
-        from rvosbench.engine.store import read_jsonl
-
+    @staticmethod
+    def _last_loss(folder: Path) -> float | None:
         losses = [r["loss"] for r in read_jsonl(folder / "train_log.jsonl") if "loss" in r]
         return float(losses[-1]) if losses else None
 
