@@ -31,8 +31,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/rvosbench bench metrics
 	$(VENV)/bin/rvosbench bench data
-	$(VENV)/bin/rvosbench bench model models/proxyformer_tiny.yaml
-	$(VENV)/bin/rvosbench bench attention
+	$(VENV)/bin/rvosbench bench model models/proxyformer_tiny.yaml --threads 1
+	$(VENV)/bin/rvosbench bench attention --threads 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache runs reports/out
