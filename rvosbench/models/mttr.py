@@ -118,7 +118,7 @@ class MTTR(QueryRVOSModel):
 
         N, C = self.num_queries, video.shape[-1]
         query_pos = self.query_embed.weight
-        q = self.query_content.weight.expand(B * T, N, C)
+        q = self.query_content.weight.repeat(B * T, 1, 1)  # a copy: an expanded view of a parameter breaks hooks
         layer_outputs = []
         for layer in self.decoder:
             q = layer(q, query_pos, memory, memory_pos, memory_pad)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from rvosbench.models import bench, bench_attention
@@ -33,9 +34,10 @@ def test_attention_pairs_grow_linearly_when_decoupled_and_quadratically_when_cou
     assert 2.0 <= d[1] / d[0] < 2.1 and 3.99 < c[1] / c[0] <= 4.0
 
 
-def test_bench_model_prints_the_costs(capsys, tmp_path):
+@pytest.mark.parametrize("card", ["proxyformer_tiny", "referformer_tiny", "mttr_tiny"])
+def test_bench_model_prints_the_costs(card, capsys, tmp_path):
     out = tmp_path / "cost.json"
-    assert bench.main(["proxyformer_tiny", "--frames", "2", "--size", "64", "--repeats", "1",
+    assert bench.main([card, "--frames", "2", "--size", "64", "--repeats", "1",
                        "--train-batch", "1", "--threads", "1", "--json", str(out)]) == 0
     text = capsys.readouterr().out
     for label in ("params", "FLOPs / clip", "latency / clip", "peak memory", "train step"):
