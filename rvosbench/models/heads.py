@@ -3,7 +3,7 @@
 These follow ReferFormer's design, which ProxyFormer's figure reuses by name (paper.md §5):
 
 * :class:`MaskDecoder`: an FPN over the encoder's multi-scale video features plus the backbone's
-  stride-4 map → per-frame mask features at stride 4;
+  fine map → per-frame mask features at the fine map's stride (4 in ReferFormer; 2 for small inputs);
 * :class:`DynamicMaskHead`: each query is turned into the weights of a tiny per-query network of 1×1
   convolutions (CondInst's dynamic convolution) applied to the mask features, with relative
   coordinates to the query's box centre concatenated (ReferFormer's ``rel_coord``);
@@ -27,11 +27,11 @@ def conv_gn_relu(in_ch: int, out_ch: int, kernel: int = 3) -> nn.Sequential:
 
 
 class MaskDecoder(nn.Module):
-    """Top-down FPN: encoder maps (coarse → fine) + backbone stride-4 map → stride-4 mask features.
+    """Top-down FPN: encoder maps (coarse → fine) + the backbone's fine map → mask features at its stride.
 
     Args:
         dim: channels of the encoder maps (the model's hidden size C).
-        fine_channels: channels of the backbone's stride-4 feature map.
+        fine_channels: channels of the backbone's fine (stride-4 or stride-2) feature map.
         mask_dim: output channels (ReferFormer: 8).
     """
 
@@ -43,7 +43,7 @@ class MaskDecoder(nn.Module):
         self.out = nn.Conv2d(dim, mask_dim, 1)
 
     def forward(self, maps: list[torch.Tensor], fine: torch.Tensor) -> torch.Tensor:
-        """``maps``: encoder maps (N, C, h_l, w_l) ordered fine → coarse; ``fine``: (N, C4, H/4, W/4)."""
+        """``maps``: encoder maps (N, C, h_l, w_l) ordered fine → coarse; ``fine``: (N, C_f, H/s, W/s)."""
         y = self.smooth[-1](maps[-1])
         for level in range(len(maps) - 2, -1, -1):
             y = maps[level] + F.interpolate(y, size=maps[level].shape[-2:], mode="bilinear", align_corners=False)

@@ -14,7 +14,7 @@ Cross-Modal Interaction Encoding (CMIE) stages. Stage k:
 * Both blocks read the stage k−1 tensors (the V2P keys are F^{k-1} tapped before the Linear, as drawn).
 
 Q^K goes straight to the prediction heads (no separate decoder is drawn): a mask decoder (FPN over F^K
-and the backbone's stride-4 map), a dynamic kernel head and a reference head. JSC is a training-only
+and the backbone's fine map), a dynamic kernel head and a reference head. JSC is a training-only
 loss on Q^K.
 
 Choices where the paper is silent (paper.md's [INF] notes), and why:

@@ -69,7 +69,7 @@ class QueryRVOSModel(RVOSModel):
         return prefixes
 
     def encode_video(self, frames: torch.Tensor) -> list[torch.Tensor]:
-        """(B, T, 3, H, W) → backbone maps, each (B·T, C_l, h_l, w_l), stride 4 first."""
+        """(B, T, 3, H, W) → backbone maps, each (B·T, C_l, h_l, w_l), the fine (stride 2 or 4) map first."""
         if frames.ndim != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
         return self.backbone(frames.flatten(0, 1))
