@@ -101,30 +101,16 @@ PRIOR = 0.01  # initial referred probability: focal-loss prior init (RetinaNet/D
 
 
 class ReferenceHead(nn.Module):
-    """Referred-object logit and box per query: ``Linear(C, 1)`` and a 3-layer MLP → sigmoid cxcywh.
+    """Referred-object logit and box per query: ``Linear(C, 1)`` and a 3-layer MLP → sigmoid cxcywh."""
 
-    ``text_score=True`` adds a query-sentence similarity to the logit, ``(W_q q)·(W_s s)/√C``, the way
-    grounding detectors (GLIP, Grounding DINO) score queries against text: the "does my object match
-    the sentence" comparison is then built in instead of having to be learnt inside the queries.
-    """
-
-    def __init__(self, dim: int, boxes: bool = True, text_score: bool = False):
+    def __init__(self, dim: int, boxes: bool = True):
         super().__init__()
         self.cls = nn.Linear(dim, 1)
         nn.init.constant_(self.cls.bias, -math.log((1 - PRIOR) / PRIOR))
         self.box = MLP(dim, dim, 4, 3) if boxes else None
-        self.query_key = nn.Linear(dim, dim) if text_score else None
-        self.sentence_key = nn.Linear(dim, dim) if text_score else None
 
-    def forward(self, queries: torch.Tensor, sentence: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """queries (B, T, N, C), sentence (B, C) (needed with ``text_score``) → logits (B, T, N), boxes."""
+    def forward(self, queries: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         logits = self.cls(queries).squeeze(-1)
-        if self.query_key is not None:
-            if sentence is None:
-                raise ValueError("a text-scored reference head needs the sentence feature")
-            keys = self.sentence_key(sentence)[:, None, None]
-            logits = logits + (self.query_key(queries) * keys).sum(-1) / math.sqrt(queries.shape[-1])
         boxes = self.box(queries).sigmoid() if self.box is not None else None
         return logits, boxes
 
@@ -133,14 +119,13 @@ class QueryHeads(nn.Module):
     """Reference head + dynamic kernel head applied to one set of queries (final or auxiliary)."""
 
     def __init__(self, dim: int, mask_dim: int, dynamic_layers: int = 3, dynamic_channels: int = 8,
-                 rel_coords: bool = True, boxes: bool = True, text_score: bool = False):
+                 rel_coords: bool = True, boxes: bool = True):
         super().__init__()
-        self.reference = ReferenceHead(dim, boxes=boxes, text_score=text_score)
+        self.reference = ReferenceHead(dim, boxes=boxes)
         self.kernels = DynamicMaskHead(dim, mask_dim, dynamic_layers, dynamic_channels, rel_coords)
 
-    def forward(self, queries: torch.Tensor, mask_features: torch.Tensor,
-                sentence: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        logits, boxes = self.reference(queries, sentence)
+    def forward(self, queries: torch.Tensor, mask_features: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits, boxes = self.reference(queries)
         out = {"pred_logits": logits, "pred_masks": self.kernels(queries, mask_features, boxes)}
         if boxes is not None:
             out["pred_boxes"] = boxes

@@ -257,8 +257,6 @@ class ProxyFormer(QueryRVOSModel):
             every stage from Q^0 with none (ablation).
         aux_loss: auxiliary losses on intermediate stages.
         dynamic_layers, dynamic_channels: the dynamic kernel head's tiny network.
-        text_score: add a proxy-sentence similarity to the reference head's logit (see
-            :class:`rvosbench.models.heads.ReferenceHead`; the figure does not say how it scores).
         loss: set-loss weights plus ``jsc_weight`` (0 disables JSC) and ``jsc_temperature``.
     """
 
@@ -266,7 +264,7 @@ class ProxyFormer(QueryRVOSModel):
                  num_heads: int = 8, num_stages: int = 4, num_proxies: int = 5, mask_dim: int = 8,
                  ffn_dim: int = 0, dropout: float = 0.0, attention: str = "decoupled",
                  propagate_proxies: bool = True, aux_loss: bool = True, dynamic_layers: int = 3,
-                 dynamic_channels: int = 8, text_score: bool = False, loss: dict | None = None):
+                 dynamic_channels: int = 8, loss: dict | None = None):
         loss = dict(loss or {})
         jsc_weight = float(loss.pop("jsc_weight", 1.0))
         jsc_temperature = float(loss.pop("jsc_temperature", 0.07))
@@ -286,7 +284,7 @@ class ProxyFormer(QueryRVOSModel):
         self.stages = nn.ModuleList(CMIEStage(C, num_heads, attention, self.propagate_proxies, ffn_dim, dropout)
                                     for _ in range(num_stages))
         self.mask_decoder = MaskDecoder(C, self.backbone.channels[0], mask_dim, len(levels))
-        self.heads = QueryHeads(C, mask_dim, dynamic_layers, dynamic_channels, rel_coords=True, text_score=text_score)
+        self.heads = QueryHeads(C, mask_dim, dynamic_layers, dynamic_channels, rel_coords=True)
         self.jsc = JointSemanticConsistency(C, jsc_temperature) if jsc_weight > 0 else None
 
     def initial_proxies(self, sentence: torch.Tensor, g: Geometry) -> torch.Tensor:
@@ -316,8 +314,8 @@ class ProxyFormer(QueryRVOSModel):
         video_maps = tokens_to_maps(video, sizes)
         mask_features = self.mask_decoder(video_maps, maps[0])
         mask_features = mask_features.reshape(B, T, *mask_features.shape[1:])
-        out = self.heads(stage_proxies[-1], mask_features, sentence)
-        out["aux_outputs"] = ([self.heads(q, mask_features, sentence) for q in stage_proxies[:-1]]
+        out = self.heads(stage_proxies[-1], mask_features)
+        out["aux_outputs"] = ([self.heads(q, mask_features) for q in stage_proxies[:-1]]
                               if self.aux_loss and self.training else [])
         out["stage_inputs"] = stage_inputs
         if self.training and self.jsc is not None:

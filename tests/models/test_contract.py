@@ -91,21 +91,6 @@ def test_same_seed_gives_same_model_and_outputs(name, clip):
         assert not torch.equal(other(batch)["pred_logits"], outputs[0]["pred_logits"])
 
 
-def test_text_scored_reference_head_compares_queries_with_the_sentence():
-    from rvosbench.models.heads import ReferenceHead
-
-    torch.manual_seed(0)
-    head = ReferenceHead(16, text_score=True)
-    queries = torch.randn(1, 2, 3, 16)
-    a, _ = head(queries, torch.randn(1, 16))
-    b, _ = head(queries, torch.randn(1, 16))
-    assert not torch.allclose(a, b)
-    with pytest.raises(ValueError, match="needs the sentence"):
-        head(queries)
-    plain, _ = ReferenceHead(16)(queries)
-    assert plain.shape == a.shape == (1, 2, 3)
-
-
 def test_config_mistakes_are_one_line_config_errors():
     from rvosbench.core.errors import ConfigError
 
