@@ -258,6 +258,9 @@ class ProxyFormer(QueryRVOSModel):
         aux_loss: auxiliary losses on intermediate stages.
         dynamic_layers, dynamic_channels: the dynamic kernel head's tiny network.
         loss: set-loss weights plus ``jsc_weight`` (0 disables JSC) and ``jsc_temperature``.
+
+    Besides the contract's outputs, ``forward`` returns ``stage_inputs`` (the proxies each stage read,
+    for inspecting propagation) and, when training with JSC, ``jsc_inputs`` for ``loss``.
     """
 
     def __init__(self, backbone: dict | None = None, text_encoder: dict | None = None, hidden_dim: int = 256,
