@@ -111,12 +111,17 @@ class Registry(_MMRegistry):
         return self.resolve(key)[0]
 
     def build_from(self, cfg: Mapping[str, Any], where: str | None = None, **default_args: Any) -> Any:
-        """Build from a config with a ``type`` key; variant overrides are merged under the user's keys."""
+        """Build from a config with a ``type`` key.
+
+        A variant's overrides are merged *over* the config: the config usually comes from a model card
+        that spells out every default (``loss.jsc_weight: 1.0``), and ``type: proxyformer.no_jsc`` must
+        still mean "without JSC". To change a key a variant defines, use the base name with that key.
+        """
         if "type" not in cfg:
             raise ConfigError(f"missing 'type' for a {self.name}", where=where, hint=f"add type: <{self.name} name>")
         cfg = dict(cfg)
         builder, overrides = self.resolve(cfg.pop("type"), where=where)
-        kwargs = deep_merge(overrides, cfg)
+        kwargs = deep_merge(cfg, overrides)
         kwargs = {**default_args, **kwargs}
         try:
             return builder(**kwargs)

@@ -42,8 +42,9 @@ def test_list_with_wildcards_and_descriptions(reg: Registry) -> None:
 def test_variants_resolve_to_base_plus_overrides(reg: Registry) -> None:
     built = reg.build_from({"type": "Alpha.wider"})
     assert built.width == 8 and built.opts == {"a": 1, "b": 2}
-    built = reg.build_from({"type": "Alpha.wide", "width": 3})  # the user's keys win over the variant's
-    assert built.width == 3
+    # A card's explicit defaults must not undo the variant: the variant's own keys win.
+    built = reg.build_from({"type": "Alpha.wide", "width": 3, "opts": {"a": 0, "c": 5}})
+    assert built.width == 8 and built.opts == {"a": 1, "c": 5}
 
 
 def test_unknown_name_suggests_close_matches(reg: Registry) -> None:
