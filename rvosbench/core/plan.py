@@ -163,6 +163,14 @@ def resolve_benchmark(entry: Any, base_dir: Path | None, where: str) -> tuple[st
     return f"{name}/{split}", config
 
 
+def config_key(config: Mapping[str, Any]) -> str:
+    """Content hash of a cell config, leaving out where the card file lies (a moved checkout keeps keys)."""
+    card = config.get("card")
+    if isinstance(card, Mapping) and "file" in card:
+        config = {**config, "card": {k: v for k, v in card.items() if k != "file"}}
+    return stable_hash(config)
+
+
 def _check_keys(data: Mapping[str, Any], allowed: set[str], loaded: LoadedConfig, prefix: str = "") -> None:
     for key in data:
         if key not in allowed:
@@ -216,11 +224,11 @@ def expand(loaded: LoadedConfig) -> Plan:
             train["benchmark"] = resolve_benchmark(train["benchmark"], base_dir, loaded.where("train.benchmark"))[1]
         for seed in seeds:
             train_config = {"model": model, "card": card, "train": train, "seed": seed}
-            train_key = stable_hash(train_config)
+            train_key = config_key(train_config)
             train_cells.append(Cell("train", name, variant, seed, train_config, train_key))
             for display, bench in benchmarks:
                 config = {**train_config, "eval": evaluation, "benchmark": bench}
-                eval_cells.append(Cell("eval", name, variant, seed, config, stable_hash(config),
+                eval_cells.append(Cell("eval", name, variant, seed, config, config_key(config),
                                        benchmark=display, train_key=train_key))
     plugins = data.get("plugins") or []
     if not isinstance(plugins, list):

@@ -113,3 +113,14 @@ def test_unknown_key_error_has_line(project: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_plan(path)
     assert "bad.yaml:4" in str(info.value) and "did you mean 'model'" in str(info.value)
+
+
+def test_keys_do_not_depend_on_where_the_checkout_lies(project: Path, tmp_path_factory) -> None:
+    import shutil
+
+    moved = tmp_path_factory.mktemp("moved") / "project"
+    shutil.copytree(project, moved)
+    here = load_plan(project / "ablations/study.yaml")
+    there = load_plan(moved / "ablations/study.yaml")
+    assert here.eval_cells[0].config["card"]["file"] != there.eval_cells[0].config["card"]["file"]
+    assert [c.key for c in here.eval_cells] == [c.key for c in there.eval_cells]
