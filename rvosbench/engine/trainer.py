@@ -42,7 +42,7 @@ from rvosbench.engine.optim import build_optimizer, build_scheduler, current_lrs
 from rvosbench.engine.sampling import SeededItems, StreamSampler, seed_all
 from rvosbench.engine.settings import TrainSettings
 from rvosbench.engine.store import read_jsonl
-from rvosbench.models.checkpoint import _rebuilt, load_state_dict_into, model_state_dict, read_checkpoint
+from rvosbench.models.checkpoint import load_state_dict_into, model_state_dict, read_checkpoint, rebuilt_prefixes_of
 
 DONE = "done.json"
 LOG = "train_log.jsonl"
@@ -124,7 +124,7 @@ class Trainer:
     # -- state -------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         return {"step": self.step, "train_key": self.train_key, "model": model_state_dict(self.model),
-                "rebuilt_prefixes": list(_rebuilt(self.model)),
+                "rebuilt_prefixes": list(rebuilt_prefixes_of(self.model)),
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "rng": rng_state(), "meta": {**self.meta, "seed": self.seed, "elapsed_s": self.elapsed}}
 
@@ -146,7 +146,7 @@ class Trainer:
         data = read_checkpoint(path)
         if data.get("train_key") != self.train_key:
             return False
-        load_state_dict_into(self.model, data["model"], str(path), allow_missing=_rebuilt(self.model))
+        load_state_dict_into(self.model, data["model"], str(path), allow_missing=rebuilt_prefixes_of(self.model))
         self.optimizer.load_state_dict(data["optimizer"])
         self.scheduler.load_state_dict(data["scheduler"])
         self.step = int(data["step"])

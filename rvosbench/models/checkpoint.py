@@ -23,14 +23,15 @@ from rvosbench.core.errors import CheckpointError
 SHOWN = 3  # keys named per problem kind in the one-line report
 
 
-def _rebuilt(model: nn.Module) -> tuple[str, ...]:
+def rebuilt_prefixes_of(model: nn.Module) -> tuple[str, ...]:
+    """Parameter prefixes a model rebuilds at build time (frozen packaged encoders): not saved, not required."""
     prefixes = getattr(model, "rebuilt_prefixes", None)
     return tuple(prefixes()) if callable(prefixes) else ()
 
 
 def model_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """The model's state dict without the frozen, rebuilt-at-build-time encoders."""
-    skip = _rebuilt(model)
+    skip = rebuilt_prefixes_of(model)
     return {k: v for k, v in model.state_dict().items() if not k.startswith(skip)}
 
 
@@ -39,7 +40,7 @@ def save_checkpoint(model: nn.Module, path: str | Path, **extra: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"model": model_state_dict(model), "rebuilt_prefixes": list(_rebuilt(model)), **extra}, tmp)
+    torch.save({"model": model_state_dict(model), "rebuilt_prefixes": list(rebuilt_prefixes_of(model)), **extra}, tmp)
     os.replace(tmp, path)
     return path
 
@@ -103,5 +104,5 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> dict[str, Any]:
         state, data = data, {}
     if not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError("checkpoint's model entry is not a tensor state dict", where=str(path))
-    load_state_dict_into(model, state, source=str(path), allow_missing=_rebuilt(model))
+    load_state_dict_into(model, state, source=str(path), allow_missing=rebuilt_prefixes_of(model))
     return data
