@@ -25,6 +25,18 @@ def make_trainer(folder: Path, steps: int = 12, seed: int = 0, model: ToyModel |
                    train_key="k1", seed=seed)
 
 
+def fail_after_logging(trainer: Trainer, step: int, error: BaseException) -> None:
+    """Make ``trainer`` raise ``error`` right after it logs ``step`` (a kill or Ctrl-C at that moment)."""
+    real_log = trainer._log
+
+    def log_then_fail(record):
+        real_log(record)
+        if trainer.step == step:
+            raise error
+
+    trainer._log = log_then_fail
+
+
 def test_training_learns_logs_and_checkpoints(tmp_path: Path) -> None:
     trainer = make_trainer(tmp_path, steps=30)
     done = trainer.train()
@@ -49,14 +61,7 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path: Path) -> 
         pass
 
     broken = make_trainer(tmp_path / "resumed")
-    real_log = broken._log
-
-    def log_then_die(record):  # dies after logging step 6, i.e. between checkpoints 4 and 8
-        real_log(record)
-        if broken.step == 6:
-            raise Killed
-
-    broken._log = log_then_die
+    fail_after_logging(broken, 6, Killed())  # between checkpoints 4 and 8
     with pytest.raises(Killed):
         broken.train()
     assert torch.load(tmp_path / "resumed" / LAST, weights_only=True)["step"] == 4
@@ -109,14 +114,7 @@ def test_unknown_train_key_is_a_clear_error() -> None:
 
 def test_ctrl_c_saves_the_steps_done(tmp_path: Path) -> None:
     trainer = make_trainer(tmp_path)
-    real_log = trainer._log
-
-    def log_then_interrupt(record):
-        real_log(record)
-        if trainer.step == 6:
-            raise KeyboardInterrupt
-
-    trainer._log = log_then_interrupt
+    fail_after_logging(trainer, 6, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         trainer.train()
     assert torch.load(tmp_path / LAST, weights_only=True)["step"] == 6  # not only the step-4 checkpoint

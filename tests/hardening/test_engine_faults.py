@@ -24,7 +24,6 @@ engine_run = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(engine_run)
 
 
-
 def faulty_study(tmp_path: Path) -> Path:
     study = engine_run.write_study(tmp_path)
     text = study.read_text().replace("plugins: [", f"plugins: [{HERE / 'fault_plugin.py'}, ", 1)
@@ -62,7 +61,7 @@ def test_kill_then_rerun_keeps_finished_cells_and_completes(tmp_path: Path, faul
     out = tmp_path / "runs"
     if ResultStore(out).index_path.exists():  # whatever was indexed before the kill is readable
         ResultStore(out).records()
-    finished_before = finished_cells(out) if (out / "tiny/cells").is_dir() else []
+    finished_before = finished_cells(out)  # none yet if the kill came before the first cell
     resumed = engine_run.cli(run_args(study), tmp_path)
     text = resumed.stdout + resumed.stderr
     for cell in finished_before:
