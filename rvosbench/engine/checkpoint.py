@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rvosbench.engine.atomic import atomic_torch_save
+from rvosbench.core.atomic import atomic_torch_save
 
 FORMAT = "rvosbench-checkpoint"
 VERSION = 1

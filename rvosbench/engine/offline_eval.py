@@ -47,7 +47,7 @@ from rvosbench.core.plan import resolve_benchmark
 from rvosbench.core.registry import PROTOCOLS
 from rvosbench.core.safezip import open_zip
 from rvosbench.core.types import Prediction, Sample
-from rvosbench.engine.atomic import atomic_write_text, jsonl_text
+from rvosbench.core.atomic import atomic_write_text, jsonl_text
 from rvosbench.engine.store import ResultStore, environment, now, store_key
 
 IGNORED_PREFIXES = ("__MACOSX/",)

@@ -37,7 +37,7 @@ from rvosbench.core.hashing import file_sha256, stable_hash
 from rvosbench.core.plan import Cell, Plan, resolve_benchmark
 from rvosbench.core.registry import PROTOCOLS, deep_merge
 from rvosbench.engine import baselines as trivial
-from rvosbench.engine.atomic import atomic_write_text, jsonl_text
+from rvosbench.core.atomic import atomic_write_text, jsonl_text
 from rvosbench.engine.catalog import load_catalog
 from rvosbench.engine.cost import count_params, peak_memory_mb, reset_peak_memory, scaling_points, window_flops
 from rvosbench.engine.distributed import DistContext, init_distributed

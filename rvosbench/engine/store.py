@@ -39,7 +39,7 @@ from filelock import FileLock
 
 from rvosbench.core.hashing import stable_hash
 from rvosbench.core.locate import REPO_ROOT
-from rvosbench.engine.atomic import append_line, clean_staging, staged_dir
+from rvosbench.core.atomic import append_line, clean_staging, staged_dir
 
 INDEX_NAME = "index.jsonl"
 LOCK_SUFFIX = ".lock"

@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from rvosbench.core.errors import ConfigError, TrainingDiverged
 from rvosbench.core.hashing import file_sha256
-from rvosbench.engine.atomic import append_line, atomic_write_json, atomic_write_text, jsonl_text
+from rvosbench.core.atomic import append_line, atomic_write_json, atomic_write_text, jsonl_text
 from rvosbench.engine.checkpoint import LAST, prune_step_checkpoints, rng_state, save_checkpoint, set_rng_state
 from rvosbench.engine.distributed import DistContext
 from rvosbench.engine.optim import build_optimizer, build_scheduler, current_lrs

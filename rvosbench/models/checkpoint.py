@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import os
 import pickle
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from rvosbench.core.atomic import atomic_torch_save
 from rvosbench.core.errors import CheckpointError
 
 SHOWN = 3  # keys named per problem kind in the one-line report
@@ -36,13 +36,12 @@ def model_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, **extra: Any) -> Path:
-    """Write ``{'model': slim state dict, 'rebuilt_prefixes': [...], **extra}`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"model": model_state_dict(model), "rebuilt_prefixes": list(rebuilt_prefixes_of(model)), **extra}, tmp)
-    os.replace(tmp, path)
-    return path
+    """Write ``{'model': slim state dict, 'rebuilt_prefixes': [...], **extra}`` atomically.
+
+    The same crash-safe writer as the engine's training checkpoints (:mod:`rvosbench.core.atomic`).
+    """
+    state = {"model": model_state_dict(model), "rebuilt_prefixes": list(rebuilt_prefixes_of(model)), **extra}
+    return atomic_torch_save(state, path)
 
 
 def _listing(kind: str, names: list[str]) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rvosbench.engine.atomic import append_line, atomic_write_text, clean_staging, staged_dir
+from rvosbench.core.atomic import append_line, atomic_write_text, clean_staging, staged_dir
 from rvosbench.engine.store import ResultStore, read_jsonl, store_key, train_store_key
 
 
