@@ -1,7 +1,7 @@
 """Segment your own video: a trained model, a folder of frames or a video file, and a sentence.
 
 Writes ``<out>/masks/<frame>.png`` (0/255, original size, one per frame), ``<out>/overlay.gif`` (or
-``.mp4``) with the mask blended over the frames and the sentence as a caption, and
+``.mp4``) with the mask blended over the frames under a caption strip with the sentence, and
 ``<out>/prediction.json`` (frames, sizes, per-frame referring scores when the model gives them).
 The video is read with OpenCV (``torchvision.io`` cannot decode beside the CPU torch); frames of a
 folder are taken in natural order of their file names (``2.jpg`` before ``10.jpg``).
@@ -28,6 +28,7 @@ from rvosbench.engine.evaluation import ModelPredictor
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif"}
 OVERLAY_COLOUR = np.array([255, 40, 40], dtype=np.float32)
+MIN_OVERLAY_WIDTH = 320  # px; smaller videos are enlarged in the overlay so the caption stays legible
 
 
 def natural_key(name: str) -> list[Any]:
@@ -85,21 +86,46 @@ def as_sample(video: Video, text: str) -> Sample:
                   orig_size=tuple(frames.shape[1:3]), load_frames_fn=lambda idx: frames[list(idx)])
 
 
+def caption_lines(draw: ImageDraw.ImageDraw, text: str, width: int) -> list[str]:
+    """Greedy word wrap of ``text`` into lines no wider than ``width`` pixels (a long word stays whole)."""
+    lines: list[str] = []
+    for word in text.split():
+        candidate = f"{lines[-1]} {word}" if lines else word
+        if lines and draw.textlength(candidate) <= width:
+            lines[-1] = candidate
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
 def overlay(frames: np.ndarray, masks: np.ndarray, text: str, alpha: float = 0.55) -> list[Image.Image]:
-    """Frames with the mask tinted and outlined, and the sentence written on top."""
+    """Frames with the mask tinted and outlined, under a caption strip holding the (wrapped) sentence.
+
+    Videos narrower than :data:`MIN_OVERLAY_WIDTH` are enlarged by a whole factor (nearest neighbour, so
+    mask edges stay exact) first: drawn on an 80-px synth frame, the caption would be cut off.
+    """
+    height, width = frames.shape[1:3]
+    scale = max(1, -(-MIN_OVERLAY_WIDTH // width))
+    size = (width * scale, height * scale)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines = caption_lines(measure, text, size[0] - 8)
+    line_height = measure.textbbox((0, 0), "Ag")[3] + 3
+    strip = len(lines) * line_height + 6
     images = []
     for frame, mask in zip(frames, masks):
+        frame = cv2.resize(frame, size, interpolation=cv2.INTER_NEAREST)
+        mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
         blended = frame.astype(np.float32)
         blended[mask] = (1 - alpha) * blended[mask] + alpha * OVERLAY_COLOUR
         image = blended.astype(np.uint8)
         contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        cv2.drawContours(image, contours, -1, (255, 255, 255), max(1, frame.shape[0] // 240))
-        pil = Image.fromarray(image)
-        draw = ImageDraw.Draw(pil)
-        box = draw.textbbox((4, 4), text)
-        draw.rectangle((box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2), fill=(0, 0, 0))
-        draw.text((4, 4), text, fill=(255, 255, 255))
-        images.append(pil)
+        cv2.drawContours(image, contours, -1, (255, 255, 255), max(1, size[1] // 240))
+        canvas = Image.new("RGB", (size[0], size[1] + strip))
+        canvas.paste(Image.fromarray(image), (0, strip))
+        draw = ImageDraw.Draw(canvas)
+        for row, line in enumerate(lines):
+            draw.text((4, 3 + row * line_height), line, fill=(255, 255, 255))
+        images.append(canvas)
     return images
 
 
@@ -111,8 +137,7 @@ def write_outputs(out: Path, video: Video, prediction: Prediction, text: str, an
     images = overlay(video.frames, prediction.masks, text)
     if animation == "mp4":
         path = out / "overlay.mp4"
-        height, width = video.frames.shape[1:3]
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), video.fps, (width, height))
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), video.fps, images[0].size)
         for image in images:
             writer.write(cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR))
         writer.release()

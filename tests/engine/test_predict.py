@@ -8,9 +8,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from rvosbench.cli.main import main
+from rvosbench.engine.predict import MIN_OVERLAY_WIDTH, caption_lines, overlay
 from rvosbench.models.checkpoint import save_checkpoint
 from tests.engine.toys import ToyModel, toy_video
 
@@ -54,7 +55,27 @@ def test_predict_on_a_frames_folder(tmp_path: Path, card_and_checkpoint) -> None
     info = json.loads((tmp_path / "out/prediction.json").read_text())
     assert info["frames"] == ["2", "4", "10", "33"] and info["text"] == "The red square"
     gif = Image.open(tmp_path / "out/overlay.gif")
-    assert gif.n_frames == 4 and gif.size == (16, 16)
+    assert gif.n_frames == 4 and gif.size[0] == 320 and gif.size[1] > 320  # enlarged 20x, caption strip on top
+
+
+def test_overlay_enlarges_small_videos_and_wraps_the_caption() -> None:
+    frames, masks = toy_video(3, frames=2)
+    text = "the small red square that moves to the left of the large blue circle and then stops " * 2
+    images = overlay(frames, masks, text)
+    width, height = images[0].size
+    assert width == MIN_OVERLAY_WIDTH and height > width
+    strip = height - width
+    measure = ImageDraw.Draw(images[0])
+    lines = caption_lines(measure, text, width - 8)
+    assert len(lines) > 1 and " ".join(lines) == " ".join(text.split())
+    assert all(measure.textlength(line) <= width - 8 for line in lines)
+    picture = np.asarray(images[0])[strip:]
+    scale = width // frames.shape[2]
+    outside = ~np.kron(masks[0], np.ones((scale, scale), dtype=bool))
+    unmasked = outside.copy()
+    unmasked[1:-1, 1:-1] &= outside[:-2, 1:-1] & outside[2:, 1:-1] & outside[1:-1, :-2] & outside[1:-1, 2:]
+    enlarged = np.kron(frames[0], np.ones((scale, scale, 1), dtype=np.uint8))
+    assert np.array_equal(picture[unmasked], enlarged[unmasked])  # away from the mask and its outline
 
 
 def test_predict_on_a_video_file_and_clear_errors(tmp_path: Path, card_and_checkpoint, capsys) -> None:
