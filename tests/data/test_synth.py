@@ -218,3 +218,18 @@ def test_preview_strip_is_written(tmp_path):
 def test_colour_names_round_trip():
     for name, rgb in COLOURS.items():
         assert nearest_colour(np.array(rgb) + 10) == name
+
+
+def test_clause_tags_split_the_hard_types(small_root):
+    bench = build_benchmark({"type": "synth", "root": str(small_root.parent), "split": "train", "progress": False,
+                             **SMALL, "multi_object": True})
+    samples = bench.sample_list()
+    by_tag: dict[str, list[dict]] = {}
+    for sample in samples:
+        for tag in sample.meta["tags"]:
+            by_tag.setdefault(tag, []).append(sample.meta["query"])
+    assert all(q.get("size") for q in by_tag["size_word"])
+    assert all(q["motion"] not in (None, "still") for q in by_tag["direction"])
+    assert all(q.get("change") for q in by_tag["changes"]) and all(q.get("stays") for q in by_tag["stays"])
+    plain = [s for s in samples if s.meta["type"] == "distractor" and "size" not in s.meta["query"]]
+    assert plain and not any("size_word" in s.meta["tags"] for s in plain)

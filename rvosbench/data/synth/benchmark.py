@@ -39,4 +39,26 @@ class SynthBenchmark(YouTubeVOSLayout):
         super().validate()
 
     def _expression_meta(self, exp: dict[str, Any]) -> dict[str, Any]:
-        return {"tags": list(exp.get("tags", [])), "type": exp.get("type"), "query": exp.get("query")}
+        query = exp.get("query") or {}
+        tags = list(exp.get("tags", [])) + [tag for tag in clause_tags(query) if tag not in exp.get("tags", [])]
+        return {"tags": tags, "type": exp.get("type"), "query": query}
+
+
+def clause_tags(query: dict[str, Any]) -> list[str]:
+    """Tags for the clause that makes an expression hard, read from its structured query.
+
+    They split an expression type where models behave differently: a size word ("the large red
+    circle") vs none, a direction vs "not moving", "changing to green" vs "that remains blue". A model
+    that segments every object of the named colour scores about 0.4 on ``size_word`` and ``changes``
+    and about 0.77 on ``stays`` (docs/models.md), which the type alone would average away.
+    """
+    tags = []
+    if query.get("size"):
+        tags.append("size_word")
+    if query.get("motion"):
+        tags.append("still" if query["motion"] == "still" else "direction")
+    if query.get("change"):
+        tags.append("changes")
+    if query.get("stays"):
+        tags.append("stays")
+    return tags
