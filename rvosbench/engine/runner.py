@@ -365,17 +365,21 @@ class StudyRunner:
         """A writer of the masks in the benchmark's native layout, staged next to the cell.
 
         Per-expression benchmarks get ``predictions/predictions.zip`` in their submission layout
-        (``Annotations/<video>/<exp>/<frame>.png``; MeViS without the wrapper), which ``rvosbench eval
-        --predictions`` re-scores and the Ref-YouTube-VOS/MeViS servers accept.
+        (``Annotations/<video>/<exp>/<frame>.png``; MeViS without the wrapper), which the
+        Ref-YouTube-VOS/MeViS servers accept; Ref-DAVIS gets the merged ``anno_<run>/<video>/<frame>.png``
+        indexed PNGs of its toolkit. ``rvosbench eval --predictions`` re-scores either zip.
         """
+        from rvosbench.metrics.ref_davis import RefDavisWriter
         from rvosbench.metrics.submission import SubmissionWriter
 
-        if bench.protocol != "per_expression":
-            raise ConfigError(f"eval.save_predictions supports per-expression benchmarks; {bench.name} is scored "
-                              f"with {bench.protocol}", where="eval.save_predictions",
+        if bench.protocol not in ("per_expression", "ref_davis_u4"):
+            raise ConfigError(f"eval.save_predictions supports per-expression benchmarks and Ref-DAVIS; {bench.name} "
+                              f"is scored with {bench.protocol}", where="eval.save_predictions",
                               hint="set it to false for this benchmark")
         work = cell_dir.parent / f"{WORK_PREFIX}{cell_dir.name}"
         shutil.rmtree(work, ignore_errors=True)  # left by a killed run; we hold the cell's lock
+        if bench.protocol == "ref_davis_u4":
+            return RefDavisWriter(work / "predictions.zip")
         return SubmissionWriter(work / "predictions.zip", "mevis" if bench.name == "mevis" else "ref_youtube_vos")
 
     def _publish(self, cell_dir: Path, cell: Cell, summary: dict[str, Any], result: EvalResult,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ from rvosbench.core.types import Prediction, Sample
 from rvosbench.metrics.common import RowEvaluator, check_prediction, mean
 from rvosbench.metrics.davis import DEFAULT_BOUND_TH, db_statistics, jaccard_and_boundary
 from rvosbench.metrics.per_expression import grouped_means
+from rvosbench.metrics.submission import ZipSink, check_mask_shape, encode_png_labels
 
 #: ReferFormer's constant background "probability" in the argmax merge.
 BACKGROUND_SCORE = 0.1
@@ -72,6 +74,63 @@ class _VideoBuffer:
     indexed: dict[int, np.ndarray] = field(default_factory=dict)            # run -> ready indexed masks
 
 
+def merge_prediction(video: _VideoBuffer, sample: Sample, prediction: Prediction) -> None:
+    """Fold one object's prediction into its run's argmax merge (step 1 above)."""
+    run, obj = sample_run(sample), sample_object(sample)
+    video.samples[(run, obj)] = sample
+    probs = prediction.probs if prediction.probs is not None else prediction.masks
+    if probs.shape != prediction.masks.shape:
+        raise PredictionError(f"prediction probs have shape {probs.shape}, masks {prediction.masks.shape}",
+                              where=sample.uid, hint="return probabilities at the masks' size")
+    probs = np.where(probs >= 0.5, probs, 0).astype(np.float32)
+    if run not in video.best:
+        video.best[run] = np.full(probs.shape, BACKGROUND_SCORE, np.float32)
+        video.ids[run] = np.zeros(probs.shape, np.int32)
+    best, ids = video.best[run], video.ids[run]
+    # argmax over planes ordered by object id: a strictly larger value wins, a tie goes to the lower id
+    wins = (probs > best) | ((probs == best) & (ids > obj) & (probs >= 0.5))
+    best[wins] = probs[wins]
+    ids[wins] = obj
+
+
+def merged_runs(video: _VideoBuffer) -> dict[int, np.ndarray]:
+    """Each run's indexed masks (T, H, W): id = the object's rank among the video's objects, 0 = none."""
+    objects = sorted({obj for _, obj in video.samples})
+    rank_of = np.zeros(max(objects, default=0) + 1, np.int32)
+    rank_of[objects] = np.arange(1, len(objects) + 1)
+    return {run: video.indexed[run] if run in video.indexed else rank_of[video.ids[run]]
+            for run in sorted(set(video.ids) | set(video.indexed))}
+
+
+class RefDavisWriter(ZipSink):
+    """Streams Ref-DAVIS predictions into ``anno_<run>/<video>/<frame>.png`` indexed PNGs in a zip.
+
+    The objects of a video are merged exactly as :class:`RefDavisU4` merges them, one video at a time
+    (samples of a video arrive together, as the protocol requires), so ``rvosbench eval --predictions``
+    on the zip gives the scores of the run that wrote it.
+    """
+
+    def __init__(self, path: str | Path):
+        super().__init__(path)
+        self._video: _VideoBuffer | None = None
+
+    def __call__(self, sample: Sample, prediction: Prediction) -> None:
+        check_mask_shape(sample, prediction)
+        if self._video is None or self._video.video_id != sample.video_id:
+            self.finish()
+            self._video = _VideoBuffer(sample.video_id)
+        merge_prediction(self._video, sample, prediction)
+
+    def finish(self) -> None:
+        video, self._video = self._video, None
+        if video is None:
+            return
+        frames = next(iter(video.samples.values())).frame_names
+        for run, indexed in merged_runs(video).items():
+            for frame, labels in zip(frames, indexed):
+                self._zip.writestr(f"anno_{run}/{video.video_id}/{frame}.png", encode_png_labels(labels))
+
+
 @PROTOCOLS.register_module(name="ref_davis_u4")
 class RefDavisU4(RowEvaluator):
     """Ref-DAVIS17, ReferFormer protocol: argmax merge, unsupervised toolkit with Hungarian matching, 4 runs."""
@@ -98,22 +157,7 @@ class RefDavisU4(RowEvaluator):
     def process(self, sample: Sample, prediction: Prediction) -> dict[str, Any] | None:
         """Merge one object's prediction into its run's indexed masks; scoring waits for the video's end."""
         check_prediction(sample, prediction)
-        video = self._buffer_for(sample)
-        run, obj = sample_run(sample), sample_object(sample)
-        video.samples[(run, obj)] = sample
-        probs = prediction.probs if prediction.probs is not None else prediction.masks
-        if probs.shape != prediction.masks.shape:
-            raise PredictionError(f"prediction probs have shape {probs.shape}, masks {prediction.masks.shape}",
-                                  where=sample.uid, hint="return probabilities at the masks' size")
-        probs = np.where(probs >= 0.5, probs, 0).astype(np.float32)
-        if run not in video.best:
-            video.best[run] = np.full(probs.shape, BACKGROUND_SCORE, np.float32)
-            video.ids[run] = np.zeros(probs.shape, np.int32)
-        best, ids = video.best[run], video.ids[run]
-        # argmax over planes ordered by object id: a strictly larger value wins, a tie goes to the lower id
-        wins = (probs > best) | ((probs == best) & (ids > obj) & (probs >= 0.5))
-        best[wins] = probs[wins]
-        ids[wins] = obj
+        merge_prediction(self._buffer_for(sample), sample, prediction)
         return None
 
     def process_indexed(self, run: int, samples: list[Sample], indexed: np.ndarray) -> None:
@@ -128,7 +172,6 @@ class RefDavisU4(RowEvaluator):
         video, self._video = self._video, None
         if video is None:
             return
-        objects = sorted({obj for _, obj in video.samples})
         gt_masks: dict[int, np.ndarray] = {}
         void = None
         for (run, obj), sample in sorted(video.samples.items()):
@@ -136,10 +179,7 @@ class RefDavisU4(RowEvaluator):
                 gt_masks[obj] = sample.masks()
                 if void is None and callable(sample.meta.get("load_void_fn")):
                     void = sample.meta["load_void_fn"](range(sample.num_frames))
-        rank_of = np.zeros(max(objects) + 1, np.int32)
-        rank_of[objects] = np.arange(1, len(objects) + 1)
-        for run in sorted(set(video.ids) | set(video.indexed)):
-            indexed = video.indexed[run] if run in video.indexed else rank_of[video.ids[run]]
+        for run, indexed in merged_runs(video).items():
             self._score_run(video, run, gt_masks, indexed, void)
 
     def _score_run(self, video: _VideoBuffer, run: int, gt_masks: dict[int, np.ndarray],

@@ -41,42 +41,40 @@ def member_name(layout: str, video_id: str, exp_id: str, frame: str) -> str:
 
 def encode_png(mask: np.ndarray) -> bytes:
     """A (H, W) mask as a single-channel 0/255 PNG."""
-    ok, data = cv2.imencode(".png", np.where(mask, 255, 0).astype(np.uint8))
+    return encode_png_labels(np.where(mask, 255, 0))
+
+
+def encode_png_labels(labels: np.ndarray) -> bytes:
+    """A (H, W) map of ids 0..255 as a single-channel 8-bit PNG (0 = background)."""
+    ok, data = cv2.imencode(".png", labels.astype(np.uint8))
     if not ok:
         raise RuntimeError("OpenCV could not encode a PNG")
     return data.tobytes()
 
 
-class SubmissionWriter:
-    """Streams predictions into a submission zip; usable as the engine's prediction sink.
+class ZipSink:
+    """A zip of predictions written to ``<path>.partial`` and renamed when closed without error.
 
-    ``with SubmissionWriter('out.zip', 'mevis') as sink: sink(sample, prediction)``. The zip is written
-    to ``<path>.partial`` and renamed when closed without error, so an interrupted run never leaves a
-    zip that looks complete (a failed run removes its partial file).
+    An interrupted run therefore never leaves a zip that looks complete (a failed run removes its
+    partial file). Subclasses add ``__call__(sample, prediction)``, the engine's prediction-sink contract.
     """
 
-    def __init__(self, path: str | Path, layout: str):
-        layout_prefix(layout)
+    def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.layout = layout
         self._partial = self.path.with_name(self.path.name + ".partial")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._zip = zipfile.ZipFile(self._partial, "w", compression=zipfile.ZIP_STORED)
 
-    def __call__(self, sample: Sample, prediction: Prediction) -> None:
-        expected = (sample.num_frames, *tuple(sample.orig_size))
-        if tuple(prediction.masks.shape) != expected:
-            raise PredictionError(f"prediction masks have shape {tuple(prediction.masks.shape)}, expected {expected}",
-                                  where=sample.uid, hint="predict every listed frame at the original size")
-        for frame, mask in zip(sample.frame_names, prediction.masks):
-            self._zip.writestr(member_name(self.layout, sample.video_id, sample.exp_id, frame), encode_png(mask))
+    def finish(self) -> None:
+        """Write whatever is still buffered (nothing here); called by :meth:`close` before the rename."""
 
     def close(self) -> Path:
+        self.finish()
         self._zip.close()
         self._partial.replace(self.path)
         return self.path
 
-    def __enter__(self) -> SubmissionWriter:
+    def __enter__(self) -> ZipSink:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -85,6 +83,30 @@ class SubmissionWriter:
         else:
             self._zip.close()
             self._partial.unlink(missing_ok=True)
+
+
+def check_mask_shape(sample: Sample, prediction: Prediction) -> None:
+    expected = (sample.num_frames, *tuple(sample.orig_size))
+    if tuple(prediction.masks.shape) != expected:
+        raise PredictionError(f"prediction masks have shape {tuple(prediction.masks.shape)}, expected {expected}",
+                              where=sample.uid, hint="predict every listed frame at the original size")
+
+
+class SubmissionWriter(ZipSink):
+    """Streams predictions into a submission zip; usable as the engine's prediction sink.
+
+    ``with SubmissionWriter('out.zip', 'mevis') as sink: sink(sample, prediction)``.
+    """
+
+    def __init__(self, path: str | Path, layout: str):
+        layout_prefix(layout)
+        super().__init__(path)
+        self.layout = layout
+
+    def __call__(self, sample: Sample, prediction: Prediction) -> None:
+        check_mask_shape(sample, prediction)
+        for frame, mask in zip(sample.frame_names, prediction.masks):
+            self._zip.writestr(member_name(self.layout, sample.video_id, sample.exp_id, frame), encode_png(mask))
 
 
 def expected_members(samples: Iterable[Sample], layout: str) -> dict[str, tuple[int, int]]:

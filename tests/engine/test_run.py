@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,24 @@ def test_tiny_study_end_to_end_and_rerun_skips(study: Path, tmp_path: Path, caps
     again = run(study, out, capsys=capsys)
     assert again.count("stored earlier") == 2 and again.count("finished earlier") == 2  # nothing recomputed
     assert "2 found stored" in again and len(store.records()) == 2
+
+
+def test_ref_davis_predictions_are_saved_as_the_toolkit_reads_them(study: Path, tmp_path: Path, capsys) -> None:
+    from rvosbench.data.fixtures import write_fixture
+    from rvosbench.engine.offline_eval import run_offline_eval
+
+    write_fixture("ref_davis17", tmp_path / "refdavis")
+    config = tmp_path / "benchmarks/refdavis.yaml"
+    config.write_text(f"type: ref_davis17\nroot: {tmp_path / 'refdavis'}\nsplit: valid\n")
+    out = tmp_path / "runs"
+    run(study, out, "--only", "base", "--set", "benchmarks=[refdavis/valid]", capsys=capsys)
+    cell = out / "tiny/cells/base-s0--refdavis-valid"
+    summary = json.loads((cell / "summary.json").read_text())
+    names = zipfile.ZipFile(cell / "predictions/predictions.zip").namelist()
+    assert names and all(n.startswith("anno_") and n.count("/") == 2 for n in names)
+    rescored = run_offline_eval(str(config), cell / "predictions/predictions.zip", out=tmp_path / "rescored",
+                                workers=1)
+    assert rescored.metrics == summary["metrics"]
 
 
 def test_cache_keys_rerun_exactly_the_affected_cells(study: Path, tmp_path: Path, capsys,

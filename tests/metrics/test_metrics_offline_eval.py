@@ -245,3 +245,25 @@ def test_a2d_coco_results_json(tmp_path):
     path.write_text(json.dumps(detections[:2] + [{**detections[0], "image_id": "vidA/9/00000"}]))
     with pytest.raises(PredictionError, match="1 images without detections \\(vidA/1/00010\\); 1 unknown image_ids"):
         run_offline_eval(str(config), path)
+
+
+def test_ref_davis_writer_zip_rescores_to_the_in_memory_scores(tmp_path):
+    """Noisy, overlapping per-object predictions: the zip must hold the evaluator's own merge."""
+    from rvosbench.metrics.ref_davis import RefDavisU4, RefDavisWriter
+
+    config = tmp_path / "davis.yaml"
+    config.write_text("type: test_refdavis_arrays\nroot: .\nsplit: val\n")
+    samples = build({"type": "test_refdavis_arrays", "root": ".", "split": "val"}).sample_list()
+    rng = np.random.default_rng(3)
+    evaluator = RefDavisU4()
+    with RefDavisWriter(tmp_path / "predictions.zip") as sink:
+        for sample in samples:
+            truth = sample.masks()
+            probs = np.clip(truth * 0.7 + rng.uniform(0, 0.6, truth.shape), 0, 1).astype(np.float32)
+            prediction = Prediction(masks=probs > 0.5, probs=probs)
+            evaluator.process(sample, prediction)
+            sink(sample, prediction)
+    in_memory = evaluator.evaluate()
+    rescored = run_offline_eval(str(config), tmp_path / "predictions.zip")
+    assert 0.2 < in_memory["metrics"]["J&F"] < 0.95  # the noise makes the merge matter
+    assert rescored.metrics == pytest.approx(in_memory["metrics"], abs=1e-12)
