@@ -114,11 +114,12 @@ def overlay(frames: np.ndarray, masks: np.ndarray, text: str, alpha: float = 0.5
     images = []
     for frame, mask in zip(frames, masks):
         frame = cv2.resize(frame, size, interpolation=cv2.INTER_NEAREST)
-        mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+        mask_u8 = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+        inside = mask_u8.astype(bool)
         blended = frame.astype(np.float32)
-        blended[mask] = (1 - alpha) * blended[mask] + alpha * OVERLAY_COLOUR
+        blended[inside] = (1 - alpha) * blended[inside] + alpha * OVERLAY_COLOUR
         image = blended.astype(np.uint8)
-        contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        contours, _ = cv2.findContours(mask_u8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         cv2.drawContours(image, contours, -1, (255, 255, 255), max(1, size[1] // 240))
         canvas = Image.new("RGB", (size[0], size[1] + strip))
         canvas.paste(Image.fromarray(image), (0, strip))

@@ -39,7 +39,7 @@ from rvosbench.core.types import Prediction, Sample
 from rvosbench.metrics.common import RowEvaluator, check_prediction, mean
 from rvosbench.metrics.davis import DEFAULT_BOUND_TH, db_statistics, jaccard_and_boundary
 from rvosbench.metrics.per_expression import grouped_means
-from rvosbench.metrics.submission import ZipSink, check_mask_shape, encode_png_labels
+from rvosbench.metrics.submission import ZipSink, encode_png_labels
 
 #: ReferFormer's constant background "probability" in the argmax merge.
 BACKGROUND_SCORE = 0.1
@@ -115,7 +115,7 @@ class RefDavisWriter(ZipSink):
         self._video: _VideoBuffer | None = None
 
     def __call__(self, sample: Sample, prediction: Prediction) -> None:
-        check_mask_shape(sample, prediction)
+        check_prediction(sample, prediction)
         if self._video is None or self._video.video_id != sample.video_id:
             self.finish()
             self._video = _VideoBuffer(sample.video_id)

@@ -25,6 +25,7 @@ from PIL import Image
 from rvosbench.core.errors import PredictionError
 from rvosbench.core.safezip import open_zip
 from rvosbench.core.types import Prediction, Sample
+from rvosbench.metrics.common import check_prediction
 
 LAYOUT_PREFIX = {"ref_youtube_vos": "Annotations/", "mevis": ""}
 
@@ -85,13 +86,6 @@ class ZipSink:
             self._partial.unlink(missing_ok=True)
 
 
-def check_mask_shape(sample: Sample, prediction: Prediction) -> None:
-    expected = (sample.num_frames, *tuple(sample.orig_size))
-    if tuple(prediction.masks.shape) != expected:
-        raise PredictionError(f"prediction masks have shape {tuple(prediction.masks.shape)}, expected {expected}",
-                              where=sample.uid, hint="predict every listed frame at the original size")
-
-
 class SubmissionWriter(ZipSink):
     """Streams predictions into a submission zip; usable as the engine's prediction sink.
 
@@ -104,7 +98,7 @@ class SubmissionWriter(ZipSink):
         self.layout = layout
 
     def __call__(self, sample: Sample, prediction: Prediction) -> None:
-        check_mask_shape(sample, prediction)
+        check_prediction(sample, prediction)
         for frame, mask in zip(sample.frame_names, prediction.masks):
             self._zip.writestr(member_name(self.layout, sample.video_id, sample.exp_id, frame), encode_png(mask))
 

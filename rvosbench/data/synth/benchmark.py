@@ -40,8 +40,7 @@ class SynthBenchmark(YouTubeVOSLayout):
 
     def _expression_meta(self, exp: dict[str, Any]) -> dict[str, Any]:
         query = exp.get("query") or {}
-        tags = list(exp.get("tags", [])) + [tag for tag in clause_tags(query) if tag not in exp.get("tags", [])]
-        return {"tags": tags, "type": exp.get("type"), "query": query}
+        return {"tags": [*exp.get("tags", []), *clause_tags(query)], "type": exp.get("type"), "query": query}
 
 
 def clause_tags(query: dict[str, Any]) -> list[str]:
