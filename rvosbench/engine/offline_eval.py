@@ -49,6 +49,8 @@ from rvosbench.core.safezip import open_zip
 from rvosbench.core.types import Prediction, Sample
 from rvosbench.core.atomic import atomic_write_text, jsonl_text
 from rvosbench.engine.store import ResultStore, environment, now, store_key
+from rvosbench.metrics.a2d import image_id, top_detection
+from rvosbench.metrics.common import annotated_indices
 
 IGNORED_PREFIXES = ("__MACOSX/",)
 SUBMISSION_LAYOUTS = {"ref_youtube_vos": "ref_youtube_vos", "mevis": "mevis"}
@@ -244,10 +246,7 @@ def score_coco_results(evaluator: Any, samples: Sequence[Sample], path: Path) ->
         by_image[str(det["image_id"])].append((rle, float(det["score"])))
     units = []
     for sample in samples:
-        ids = sample.meta.get("image_ids") or {}
-        for frame in (i for i, a in enumerate(sample.annotated) if a):
-            name = sample.frame_names[frame]
-            units.append((sample, frame, str(ids.get(name, f"{sample.uid}/{name}"))))
+        units.extend((sample, frame, image_id(sample, frame)) for frame in annotated_indices(sample))
     expected = {unit_id for _, _, unit_id in units}
     missing = [u for _, _, u in units if u not in by_image]
     extra = sorted(set(by_image) - expected)
@@ -259,12 +258,12 @@ def score_coco_results(evaluator: Any, samples: Sequence[Sample], path: Path) ->
     for sample, frame, unit_id in tqdm(units, desc="a2d units", unit="frame", mininterval=1.0, leave=False):
         gt = sample.masks([frame])[0]
         every = by_image[unit_id]
-        top_rle, top_score = max(every, key=lambda item: item[1])
-        top = mask_utils.decode(top_rle).astype(bool)
+        best = top_detection([score for _, score in every])
+        top = mask_utils.decode(every[best][0]).astype(bool)
         if top.shape != gt.shape:
             raise PredictionError(f"mask is {top.shape[0]}x{top.shape[1]}, the frame is {gt.shape[0]}x{gt.shape[1]}",
                                   where=f"{path} (image_id {unit_id})", hint="encode masks at the original frame size")
-        evaluator.add_unit(sample, frame, gt, top, top_score, top_rle, every)
+        evaluator.add_unit(sample, frame, gt, top, every, best)
 
 
 # -- the command ------------------------------------------------------------------------------

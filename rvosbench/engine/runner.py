@@ -367,20 +367,25 @@ class StudyRunner:
         Per-expression benchmarks get ``predictions/predictions.zip`` in their submission layout
         (``Annotations/<video>/<exp>/<frame>.png``; MeViS without the wrapper), which the
         Ref-YouTube-VOS/MeViS servers accept; Ref-DAVIS gets the merged ``anno_<run>/<video>/<frame>.png``
-        indexed PNGs of its toolkit. ``rvosbench eval --predictions`` re-scores either zip.
+        indexed PNGs of its toolkit; A2D/JHMDB get ``predictions/results.json``, the COCO results list
+        with every query's mask. ``rvosbench eval --predictions`` re-scores any of them.
         """
+        from rvosbench.metrics.a2d import A2DResultsWriter
         from rvosbench.metrics.ref_davis import RefDavisWriter
         from rvosbench.metrics.submission import SubmissionWriter
 
-        if bench.protocol not in ("per_expression", "ref_davis_u4"):
-            raise ConfigError(f"eval.save_predictions supports per-expression benchmarks and Ref-DAVIS; {bench.name} "
-                              f"is scored with {bench.protocol}", where="eval.save_predictions",
-                              hint="set it to false for this benchmark")
+        writers = {
+            "per_expression": lambda work: SubmissionWriter(work / "predictions.zip",
+                                                            "mevis" if bench.name == "mevis" else "ref_youtube_vos"),
+            "ref_davis_u4": lambda work: RefDavisWriter(work / "predictions.zip"),
+            "a2d": lambda work: A2DResultsWriter(work / "results.json"),
+        }
+        if bench.protocol not in writers:
+            raise ConfigError(f"eval.save_predictions has no native layout for {bench.name}'s protocol "
+                              f"{bench.protocol}", where="eval.save_predictions", hint="set it to false for this benchmark")
         work = cell_dir.parent / f"{WORK_PREFIX}{cell_dir.name}"
         shutil.rmtree(work, ignore_errors=True)  # left by a killed run; we hold the cell's lock
-        if bench.protocol == "ref_davis_u4":
-            return RefDavisWriter(work / "predictions.zip")
-        return SubmissionWriter(work / "predictions.zip", "mevis" if bench.name == "mevis" else "ref_youtube_vos")
+        return writers[bench.protocol](work)
 
     def _publish(self, cell_dir: Path, cell: Cell, summary: dict[str, Any], result: EvalResult,
                  timings: Mapping[str, float], extra: Mapping[str, str] | None = None,

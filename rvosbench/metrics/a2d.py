@@ -12,15 +12,19 @@ MTTR ``metrics.py``/``trainer.py`` and ReferFormer ``engine.py`` (rivals.md §2.
   (``mAP``) hands COCOeval *every* query's mask with its own score; ``mAP_top1`` hands it only the
   top-scoring mask, the number ReferFormer #39 shows to be lower (55.0 → 51.9 for VSwin-B).
 
-In the streaming protocol the top mask of a frame is ``Prediction.masks`` (the model's selection) with
-score ``Prediction.scores`` (1.0 when absent); the "all queries" set is ``query_masks``/``query_scores``
-when the model returns them, else that single mask.
+In the streaming protocol a frame's detections are every query's mask (``query_masks``/``query_scores``)
+when the model returns them, else its selected mask ``Prediction.masks`` with score ``Prediction.scores``
+(1.0 when absent). P@K and IoU take the highest-scoring detection, the last one on ties, exactly as the
+official code picks it from the results JSON; that is also what :class:`A2DResultsWriter` writes, so
+``rvosbench eval`` re-scores a run's saved predictions to the same numbers.
 """
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +35,7 @@ from pycocotools.cocoeval import COCOeval
 from rvosbench.core.registry import PROTOCOLS
 from rvosbench.core.types import Prediction, Sample
 from rvosbench.metrics.common import RowEvaluator, annotated_indices, check_prediction, mean
+from rvosbench.metrics.submission import StagedSink
 
 PRECISION_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 IOU_EPS = 1e-6
@@ -40,6 +45,36 @@ A2D_KEYS = tuple(f"P@{k}" for k in PRECISION_THRESHOLDS) + ("oIoU", "mIoU", "mAP
 def encode(mask: np.ndarray) -> dict[str, Any]:
     """COCO RLE of a (H, W) mask, as MTTR writes it (Fortran-ordered uint8)."""
     return mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+
+
+def top_detection(scores: Sequence[float]) -> int:
+    """Index of the detection that P@K and IoU score: the highest score, the *last* one on ties.
+
+    MTTR's ``calculate_precision_at_k_and_iou_metrics`` (which ReferFormer and SOC reuse) takes
+    ``sorted(predictions, key=score)[-1]``; the sort is stable, so among equal scores the detection listed
+    last wins (rivals.md §2.3).
+    """
+    best = 0
+    for index, score in enumerate(scores):
+        if score >= scores[best]:
+            best = index
+    return best
+
+
+def frame_detections(prediction: Prediction, frame: int) -> list[tuple[np.ndarray, float]]:
+    """One frame's detections as (mask, score): every query's when the model gives them, else its selection."""
+    if prediction.query_masks is not None and prediction.query_scores is not None:
+        return [(mask, float(score)) for mask, score in zip(prediction.query_masks[:, frame],
+                                                            prediction.query_scores[:, frame])]
+    score = float(prediction.scores[frame]) if prediction.scores is not None else 1.0
+    return [(prediction.masks[frame], score)]
+
+
+def image_id(sample: Sample, frame: int) -> str:
+    """The COCO ``image_id`` of an annotated frame: the dataset's own id (``meta['image_ids']``, MTTR-style
+    ``v_<video>_f_<frame>_i_<instance>``) when the loader gives one, else ``<video>/<exp_id>/<frame>``."""
+    name = sample.frame_names[frame]
+    return str((sample.meta.get("image_ids") or {}).get(name, f"{sample.uid}/{name}"))
 
 
 def intersection_union(gt: np.ndarray, pred: np.ndarray) -> tuple[int, int]:
@@ -106,14 +141,14 @@ def a2d_scores(gt: Sequence[tuple[Any, np.ndarray]], preds: Sequence[tuple[Any, 
     """All A2D/JHMDB metrics from in-memory masks.
 
     ``gt``: ``(sample_id, mask)`` per scored unit; ``preds``: ``(sample_id, mask, score)``, any number
-    per unit (every query's mask). The top-scoring prediction of a unit (first one on ties) gives P@K,
+    per unit (every query's mask). The top-scoring prediction of a unit (last one on ties) gives P@K,
     oIoU, mIoU and ``mAP_top1``; all of them give ``mAP``, ``AP50``, ``AP75``. A unit without any
     prediction counts as an empty predicted mask. Returns fractions in [0, 1] under the keys
     ``P@0.5`` … ``P@0.9``, ``oIoU``, ``mIoU``, ``mAP``, ``AP50``, ``AP75``, ``mAP_top1``.
     """
     best: dict[Any, tuple[np.ndarray, float]] = {}
     for unit, mask, score in preds:
-        if unit not in best or score > best[unit][1]:
+        if unit not in best or score >= best[unit][1]:  # last on ties: see top_detection
             best[unit] = (np.asarray(mask, bool), float(score))
     units, gt_rles, top = [], [], []
     for unit, mask in gt:
@@ -131,7 +166,7 @@ def a2d_scores(gt: Sequence[tuple[Any, np.ndarray]], preds: Sequence[tuple[Any, 
 class A2DProtocol(RowEvaluator):
     """A2D/JHMDB-Sentences: P@0.5…0.9, oIoU, mIoU on the top mask; COCO mAP over all queries and top-1."""
 
-    metric_version = "1"
+    metric_version = "2"  # 2: the top mask is the highest-scoring query's, as the official code picks it
     metrics = A2D_KEYS
 
     def reset(self) -> None:
@@ -147,21 +182,19 @@ class A2DProtocol(RowEvaluator):
         if gt is None:
             return None
         record = None
-        with_queries = prediction.query_masks is not None and prediction.query_scores is not None
         for position, frame in enumerate(indices):
-            score = float(prediction.scores[frame]) if prediction.scores is not None else 1.0
-            top_rle = encode(prediction.masks[frame])
-            every = ([(encode(m), float(s)) for m, s in zip(prediction.query_masks[:, frame],
-                                                              prediction.query_scores[:, frame])]
-                     if with_queries else [(top_rle, score)])
-            record = self.add_unit(sample, frame, gt[position], prediction.masks[frame], score, top_rle, every)
+            detections = frame_detections(prediction, frame)
+            every = [(encode(mask), score) for mask, score in detections]
+            top = top_detection([score for _, score in detections])
+            record = self.add_unit(sample, frame, gt[position], detections[top][0], every, top)
         return record
 
-    def add_unit(self, sample: Sample, frame: int, gt: np.ndarray, top_mask: np.ndarray, top_score: float,
-                 top_rle: dict[str, Any], every: list[tuple[dict[str, Any], float]]) -> dict[str, Any]:
-        """Score one annotated frame given its top mask and every detection as (RLE, score)."""
+    def add_unit(self, sample: Sample, frame: int, gt: np.ndarray, top_mask: np.ndarray,
+                 every: list[tuple[dict[str, Any], float]], top: int) -> dict[str, Any]:
+        """Score one annotated frame given every detection as (RLE, score) and the top one's index and mask."""
         unit = f"{sample.uid}/{sample.frame_names[frame]}"
         intersection, union = intersection_union(gt, top_mask)
+        top_rle, top_score = every[top]
         self._gt.append((unit, encode(gt)))
         self._top.append((unit, top_rle, top_score))
         self._every.extend((unit, rle, score) for rle, score in every)
@@ -186,3 +219,32 @@ class A2DProtocol(RowEvaluator):
         return {"metrics": {key: metrics[key] for key in A2D_KEYS}, "records": [dict(r) for r in self._rows],
                 "tables": {"per_threshold": [{"K": k, "precision": metrics[f"P@{k}"]} for k in PRECISION_THRESHOLDS],
                            "summary": [{"units": len(units), "mean_score": mean(r["score"] for r in self._rows)}]}}
+
+
+class A2DResultsWriter(StagedSink):
+    """Streams a run's A2D/JHMDB predictions into a COCO results JSON, the file ``rvosbench eval`` reads.
+
+    One entry per detection of every annotated frame, ``{"image_id", "category_id": 1, "segmentation":
+    RLE with ASCII counts, "score"}`` (the list MTTR hands to ``loadRes``), in the protocol's order, so
+    the re-scored top mask and mAP are the run's own.
+    """
+
+    def open_partial(self, partial: Path) -> None:
+        self._file = partial.open("w", encoding="utf-8")
+        self._file.write("[")
+        self._count = 0
+
+    def close_partial(self) -> None:
+        self._file.write("\n]\n")
+        self._file.close()
+
+    def __call__(self, sample: Sample, prediction: Prediction) -> None:
+        check_prediction(sample, prediction)
+        for frame in annotated_indices(sample):
+            for mask, score in frame_detections(prediction, frame):
+                rle = encode(mask)
+                entry = {"image_id": image_id(sample, frame), "category_id": 1,
+                         "segmentation": {"size": list(rle["size"]), "counts": rle["counts"].decode("ascii")},
+                         "score": score}
+                self._file.write(("," if self._count else "") + "\n" + json.dumps(entry))
+                self._count += 1

@@ -53,37 +53,54 @@ def encode_png_labels(labels: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-class ZipSink:
-    """A zip of predictions written to ``<path>.partial`` and renamed when closed without error.
+class StagedSink:
+    """A predictions file written to ``<path>.partial`` and renamed when closed without error.
 
-    An interrupted run therefore never leaves a zip that looks complete (a failed run removes its
-    partial file). Subclasses add ``__call__(sample, prediction)``, the engine's prediction-sink contract.
+    An interrupted run therefore never leaves a file that looks complete (a failed run removes its
+    partial file). Subclasses open the partial file in :meth:`open_partial`, close it in
+    :meth:`close_partial` and add ``__call__(sample, prediction)``, the engine's prediction-sink contract.
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._partial = self.path.with_name(self.path.name + ".partial")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._zip = zipfile.ZipFile(self._partial, "w", compression=zipfile.ZIP_STORED)
+        self.open_partial(self._partial)
+
+    def open_partial(self, partial: Path) -> None:
+        raise NotImplementedError
+
+    def close_partial(self) -> None:
+        raise NotImplementedError
 
     def finish(self) -> None:
-        """Write whatever is still buffered (nothing here); called by :meth:`close` before the rename."""
+        """Write whatever is still buffered (nothing by default); called by :meth:`close` before the rename."""
 
     def close(self) -> Path:
         self.finish()
-        self._zip.close()
+        self.close_partial()
         self._partial.replace(self.path)
         return self.path
 
-    def __enter__(self) -> ZipSink:
+    def __enter__(self) -> StagedSink:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.close()
         else:
-            self._zip.close()
+            self.close_partial()
             self._partial.unlink(missing_ok=True)
+
+
+class ZipSink(StagedSink):
+    """A staged zip of PNG predictions (stored, not deflated: PNGs are already compressed)."""
+
+    def open_partial(self, partial: Path) -> None:
+        self._zip = zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED)
+
+    def close_partial(self) -> None:
+        self._zip.close()
 
 
 class SubmissionWriter(ZipSink):

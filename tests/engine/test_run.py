@@ -136,6 +136,23 @@ def test_ref_davis_predictions_are_saved_as_the_toolkit_reads_them(study: Path, 
     assert rescored.metrics == summary["metrics"]
 
 
+def test_a2d_predictions_are_saved_as_a_coco_results_json(study: Path, tmp_path: Path, capsys) -> None:
+    from rvosbench.data.fixtures import write_fixture
+    from rvosbench.engine.offline_eval import run_offline_eval
+
+    write_fixture("a2d_sentences", tmp_path / "a2d")
+    config = tmp_path / "benchmarks/a2d.yaml"
+    config.write_text(f"type: a2d_sentences\nroot: {tmp_path / 'a2d'}\nsplit: test\n")
+    out = tmp_path / "runs"
+    run(study, out, "--only", "base", "--set", "benchmarks=[a2d/test]", capsys=capsys)
+    cell = out / "tiny/cells/base-s0--a2d-test"
+    summary = json.loads((cell / "summary.json").read_text())
+    detections = json.loads((cell / "predictions/results.json").read_text())
+    assert detections and {"image_id", "category_id", "segmentation", "score"} <= set(detections[0])
+    rescored = run_offline_eval(str(config), cell / "predictions/results.json", out=tmp_path / "rescored")
+    assert rescored.metrics == summary["metrics"]
+
+
 def test_cache_keys_rerun_exactly_the_affected_cells(study: Path, tmp_path: Path, capsys,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "runs"

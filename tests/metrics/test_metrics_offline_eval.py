@@ -247,6 +247,32 @@ def test_a2d_coco_results_json(tmp_path):
         run_offline_eval(str(config), path)
 
 
+def test_a2d_results_writer_rescores_to_the_in_memory_scores(tmp_path):
+    """Three noisy queries per frame, a tie and a wrong query that outscores the right one: the JSON the
+    writer streams must re-score to exactly the in-memory P@K, IoU and both mAPs."""
+    from rvosbench.metrics.a2d import A2DProtocol, A2DResultsWriter
+
+    config = tmp_path / "a2d.yaml"
+    config.write_text("type: test_a2d_arrays\nroot: .\nsplit: val\n")
+    samples = build({"type": "test_a2d_arrays", "root": ".", "split": "val"}).sample_list()
+    rng = np.random.default_rng(5)
+    evaluator = A2DProtocol()
+    with A2DResultsWriter(tmp_path / "predictions/results.json") as sink:
+        for sample in samples:
+            truth = sample.masks()
+            queries = np.stack([truth ^ (rng.uniform(size=truth.shape) < rate) for rate in (0.05, 0.3, 0.6)])
+            scores = np.array([[0.8, 0.5, 0.9], [0.8, 0.9, 0.2], [0.3, 0.1, 0.95]])  # frame 0: queries 0 and 1 tie
+            prediction = Prediction(queries[0], scores=scores[0], query_masks=queries, query_scores=scores)
+            evaluator.process(sample, prediction)
+            sink(sample, prediction)
+    in_memory = evaluator.evaluate()
+    assert not (tmp_path / "predictions/results.json.partial").exists()
+    rescored = run_offline_eval(str(config), tmp_path / "predictions/results.json")
+    assert [r["score"] for r in in_memory["records"]] == [0.8, 0.95]  # the tie goes to the later query
+    assert 0.0 < in_memory["metrics"]["mIoU"] < 0.9
+    assert rescored.metrics == pytest.approx(in_memory["metrics"], abs=1e-12)
+
+
 def test_ref_davis_writer_zip_rescores_to_the_in_memory_scores(tmp_path):
     """Noisy, overlapping per-object predictions: the zip must hold the evaluator's own merge."""
     from rvosbench.metrics.ref_davis import RefDavisU4, RefDavisWriter

@@ -193,7 +193,7 @@ def test_a2d_scores_hand_computed():
     assert scores["mAP"] < scores["AP50"]
 
 
-def test_a2d_protocol_streams_frames_and_uses_every_query():
+def test_a2d_protocol_streams_frames_and_scores_the_top_query_as_the_official_code():
     gt = box(3, 8, 8, 0, 4, 0, 4)
     sample = make_sample(gt, annotated=[True, False, True])
     wrong = np.zeros_like(gt)
@@ -205,8 +205,24 @@ def test_a2d_protocol_streams_frames_and_uses_every_query():
                                          query_masks=queries, query_scores=query_scores))
     output = evaluator.evaluate()
     assert [r["frame"] for r in output["records"]] == ["00000", "00002"]
-    assert output["records"][0]["IoU"] == pytest.approx(1.0) and output["records"][0]["I"] == 16
+    # MTTR's P@K/IoU take the highest-scoring detection of the frame, not the model's own selection
+    assert output["records"][0]["IoU"] == pytest.approx(1e-6 / (20 + 1e-6)) and output["records"][0]["score"] == 0.9
     metrics = output["metrics"]
-    assert metrics["mAP_top1"] == pytest.approx(1.0) and metrics["P@0.9"] == 1.0
+    assert metrics["mAP_top1"] == 0.0 and metrics["P@0.5"] == 0.0
     # two wrong detections outrank both hits: precision 1/3 at recall 0.5, 2/4 at recall 1
     assert metrics["mAP"] == pytest.approx(0.5)
+
+
+def test_a2d_top_detection_is_the_last_of_equal_scores():
+    """sorted(preds, key=score)[-1] in MTTR's metric code: a stable sort, so the last tied entry wins."""
+    from rvosbench.metrics.a2d import top_detection
+
+    assert top_detection([0.2, 0.9, 0.9, 0.1]) == 2
+    assert top_detection([1.0]) == 0 and top_detection([0.5, 0.4]) == 0
+    gt = box(1, 8, 8, 0, 4, 0, 4)
+    wrong = np.zeros_like(gt)
+    wrong[:, 6:8, 6:8] = True
+    evaluator = PROTOCOLS.build_from({"type": "a2d"})
+    evaluator.process(make_sample(gt), Prediction(gt.copy(), query_masks=np.stack([gt, wrong]),
+                                                   query_scores=np.array([[0.7], [0.7]])))
+    assert evaluator.evaluate()["metrics"]["P@0.5"] == 0.0
