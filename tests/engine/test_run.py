@@ -118,38 +118,34 @@ def test_tiny_study_end_to_end_and_rerun_skips(study: Path, tmp_path: Path, caps
     assert "2 found stored" in again and len(store.records()) == 2
 
 
-def test_ref_davis_predictions_are_saved_as_the_toolkit_reads_them(study: Path, tmp_path: Path, capsys) -> None:
-    from rvosbench.data.fixtures import write_fixture
-    from rvosbench.engine.offline_eval import run_offline_eval
-
-    write_fixture("ref_davis17", tmp_path / "refdavis")
-    config = tmp_path / "benchmarks/refdavis.yaml"
-    config.write_text(f"type: ref_davis17\nroot: {tmp_path / 'refdavis'}\nsplit: valid\n")
-    out = tmp_path / "runs"
-    run(study, out, "--only", "base", "--set", "benchmarks=[refdavis/valid]", capsys=capsys)
-    cell = out / "tiny/cells/base-s0--refdavis-valid"
-    summary = json.loads((cell / "summary.json").read_text())
-    names = zipfile.ZipFile(cell / "predictions/predictions.zip").namelist()
+def _zip_of_indexed_pngs(path: Path) -> None:
+    names = zipfile.ZipFile(path).namelist()
     assert names and all(n.startswith("anno_") and n.count("/") == 2 for n in names)
-    rescored = run_offline_eval(str(config), cell / "predictions/predictions.zip", out=tmp_path / "rescored",
-                                workers=1)
-    assert rescored.metrics == summary["metrics"]
 
 
-def test_a2d_predictions_are_saved_as_a_coco_results_json(study: Path, tmp_path: Path, capsys) -> None:
+def _coco_results(path: Path) -> None:
+    detections = json.loads(path.read_text())
+    assert detections and {"image_id", "category_id", "segmentation", "score"} <= set(detections[0])
+
+
+@pytest.mark.parametrize("fixture, split, saved, check", [
+    ("ref_davis17", "valid", "predictions.zip", _zip_of_indexed_pngs),
+    ("a2d_sentences", "test", "results.json", _coco_results),
+])
+def test_saved_predictions_are_in_the_native_layout_and_rescore_to_the_run(
+        study: Path, tmp_path: Path, capsys, fixture: str, split: str, saved: str, check) -> None:
     from rvosbench.data.fixtures import write_fixture
     from rvosbench.engine.offline_eval import run_offline_eval
 
-    write_fixture("a2d_sentences", tmp_path / "a2d")
-    config = tmp_path / "benchmarks/a2d.yaml"
-    config.write_text(f"type: a2d_sentences\nroot: {tmp_path / 'a2d'}\nsplit: test\n")
+    write_fixture(fixture, tmp_path / "data")
+    config = tmp_path / "benchmarks/fixture.yaml"
+    config.write_text(f"type: {fixture}\nroot: {tmp_path / 'data'}\nsplit: {split}\n")
     out = tmp_path / "runs"
-    run(study, out, "--only", "base", "--set", "benchmarks=[a2d/test]", capsys=capsys)
-    cell = out / "tiny/cells/base-s0--a2d-test"
+    run(study, out, "--only", "base", "--set", f"benchmarks=[fixture/{split}]", capsys=capsys)
+    cell = out / f"tiny/cells/base-s0--fixture-{split}"
     summary = json.loads((cell / "summary.json").read_text())
-    detections = json.loads((cell / "predictions/results.json").read_text())
-    assert detections and {"image_id", "category_id", "segmentation", "score"} <= set(detections[0])
-    rescored = run_offline_eval(str(config), cell / "predictions/results.json", out=tmp_path / "rescored")
+    check(cell / "predictions" / saved)
+    rescored = run_offline_eval(str(config), cell / "predictions" / saved, out=tmp_path / "rescored", workers=1)
     assert rescored.metrics == summary["metrics"]
 
 

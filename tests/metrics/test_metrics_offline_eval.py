@@ -12,11 +12,13 @@ from pycocotools import mask as mask_utils
 
 from rvosbench.cli.main import main
 from rvosbench.core.errors import PredictionError
-from rvosbench.core.registry import BENCHMARKS
+from rvosbench.core.registry import BENCHMARKS, PROTOCOLS
 from rvosbench.core.types import Prediction, Sample
 from rvosbench.data.base import Benchmark
 from rvosbench.engine.catalog import load_catalog
 from rvosbench.engine.offline_eval import benchmark_config, build, run_offline_eval
+from rvosbench.metrics.a2d import A2DResultsWriter
+from rvosbench.metrics.ref_davis import RefDavisWriter
 from rvosbench.metrics.submission import SubmissionWriter
 
 import davis_reference as ref
@@ -247,49 +249,51 @@ def test_a2d_coco_results_json(tmp_path):
         run_offline_eval(str(config), path)
 
 
-def test_a2d_results_writer_rescores_to_the_in_memory_scores(tmp_path):
-    """Three noisy queries per frame, a tie and a wrong query that outscores the right one: the JSON the
-    writer streams must re-score to exactly the in-memory P@K, IoU and both mAPs."""
-    from rvosbench.metrics.a2d import A2DProtocol, A2DResultsWriter
+def _noisy_a2d_queries(sample, rng):
+    """Three noisy queries per frame; in frame 0 queries 0 and 1 tie, in frame 2 the worst one scores best."""
+    truth = sample.masks()
+    queries = np.stack([truth ^ (rng.uniform(size=truth.shape) < rate) for rate in (0.05, 0.3, 0.6)])
+    scores = np.array([[0.8, 0.5, 0.9], [0.8, 0.9, 0.2], [0.3, 0.1, 0.95]])
+    return Prediction(queries[0], scores=scores[0], query_masks=queries, query_scores=scores)
 
-    config = tmp_path / "a2d.yaml"
-    config.write_text("type: test_a2d_arrays\nroot: .\nsplit: val\n")
-    samples = build({"type": "test_a2d_arrays", "root": ".", "split": "val"}).sample_list()
-    rng = np.random.default_rng(5)
-    evaluator = A2DProtocol()
-    with A2DResultsWriter(tmp_path / "predictions/results.json") as sink:
-        for sample in samples:
-            truth = sample.masks()
-            queries = np.stack([truth ^ (rng.uniform(size=truth.shape) < rate) for rate in (0.05, 0.3, 0.6)])
-            scores = np.array([[0.8, 0.5, 0.9], [0.8, 0.9, 0.2], [0.3, 0.1, 0.95]])  # frame 0: queries 0 and 1 tie
-            prediction = Prediction(queries[0], scores=scores[0], query_masks=queries, query_scores=scores)
-            evaluator.process(sample, prediction)
-            sink(sample, prediction)
-    in_memory = evaluator.evaluate()
-    assert not (tmp_path / "predictions/results.json.partial").exists()
-    rescored = run_offline_eval(str(config), tmp_path / "predictions/results.json")
+
+def _noisy_overlapping_objects(sample, rng):
+    truth = sample.masks()
+    probs = np.clip(truth * 0.7 + rng.uniform(0, 0.6, truth.shape), 0, 1).astype(np.float32)
+    return Prediction(masks=probs > 0.5, probs=probs)
+
+
+def _a2d_in_memory_checks(in_memory):
     assert [r["score"] for r in in_memory["records"]] == [0.8, 0.95]  # the tie goes to the later query
     assert 0.0 < in_memory["metrics"]["mIoU"] < 0.9
-    assert rescored.metrics == pytest.approx(in_memory["metrics"], abs=1e-12)
 
 
-def test_ref_davis_writer_zip_rescores_to_the_in_memory_scores(tmp_path):
-    """Noisy, overlapping per-object predictions: the zip must hold the evaluator's own merge."""
-    from rvosbench.metrics.ref_davis import RefDavisU4, RefDavisWriter
+def _ref_davis_in_memory_checks(in_memory):
+    assert 0.2 < in_memory["metrics"]["J&F"] < 0.95  # the noise makes the merge matter
 
-    config = tmp_path / "davis.yaml"
-    config.write_text("type: test_refdavis_arrays\nroot: .\nsplit: val\n")
-    samples = build({"type": "test_refdavis_arrays", "root": ".", "split": "val"}).sample_list()
-    rng = np.random.default_rng(3)
-    evaluator = RefDavisU4()
-    with RefDavisWriter(tmp_path / "predictions.zip") as sink:
+
+@pytest.mark.parametrize("bench_type, protocol, writer, saved, predict, checks", [
+    ("test_a2d_arrays", "a2d", A2DResultsWriter, "results.json",
+     _noisy_a2d_queries, _a2d_in_memory_checks),
+    ("test_refdavis_arrays", "ref_davis_u4", RefDavisWriter, "predictions.zip",
+     _noisy_overlapping_objects, _ref_davis_in_memory_checks),
+])
+def test_prediction_writers_rescore_to_the_in_memory_scores(tmp_path, bench_type, protocol, writer, saved,
+                                                            predict, checks):
+    """What a writer streams must re-score to exactly the in-memory metrics: the A2D JSON with ties and a
+    wrong query outscoring the right one, the Ref-DAVIS zip holding the evaluator's own merge."""
+    config = tmp_path / "bench.yaml"
+    config.write_text(f"type: {bench_type}\nroot: .\nsplit: val\n")
+    samples = build({"type": bench_type, "root": ".", "split": "val"}).sample_list()
+    rng = np.random.default_rng(5)
+    evaluator = PROTOCOLS.build_from({"type": protocol})
+    with writer(tmp_path / "predictions" / saved) as sink:
         for sample in samples:
-            truth = sample.masks()
-            probs = np.clip(truth * 0.7 + rng.uniform(0, 0.6, truth.shape), 0, 1).astype(np.float32)
-            prediction = Prediction(masks=probs > 0.5, probs=probs)
+            prediction = predict(sample, rng)
             evaluator.process(sample, prediction)
             sink(sample, prediction)
     in_memory = evaluator.evaluate()
-    rescored = run_offline_eval(str(config), tmp_path / "predictions.zip")
-    assert 0.2 < in_memory["metrics"]["J&F"] < 0.95  # the noise makes the merge matter
+    checks(in_memory)
+    assert not list((tmp_path / "predictions").glob("*.partial"))
+    rescored = run_offline_eval(str(config), tmp_path / "predictions" / saved)
     assert rescored.metrics == pytest.approx(in_memory["metrics"], abs=1e-12)
