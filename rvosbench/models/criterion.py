@@ -22,6 +22,7 @@ from torchvision.ops import box_convert, generalized_box_iou_loss, sigmoid_focal
 
 DEFAULT_WEIGHTS = {"cls": 2.0, "bbox": 5.0, "giou": 2.0, "mask": 2.0, "dice": 5.0, "aux": 1.0}
 FOCAL_ALPHA, FOCAL_GAMMA = 0.25, 2.0
+PREDICTIONS = ("pred_logits", "pred_masks", "pred_boxes")  # the output keys the set losses read
 
 
 @dataclass
@@ -95,7 +96,13 @@ class SetCriterion:
 
     def single(self, outputs: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor]
                ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Weighted losses of one output set (final or auxiliary), and its matched slot per clip."""
+        """Weighted losses of one output set (final or auxiliary), and its matched slot per clip.
+
+        The predictions are taken in fp32 whatever the autocast dtype of the forward pass: under bf16
+        (``train.precision: bf16``) the label index-put needs one dtype, and sums of focal and Dice terms
+        over every pixel lose too much in bf16's 8-bit mantissa.
+        """
+        outputs = {k: outputs[k].float() for k in PREDICTIONS if k in outputs}
         w = self.weights
         size = tuple(targets["masks"].shape[-2:])
         masks = upsample_masks(outputs["pred_masks"], size)

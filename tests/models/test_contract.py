@@ -60,6 +60,20 @@ def test_gradients_reach_every_trainable_parameter(model, clip):
     assert groups["backbone"] == [] and groups["text_encoder"] == [] and len(groups["rest"]) == len(trainable)
 
 
+def test_bf16_autocast_training_step_gives_fp32_losses(model, clip):
+    """``train.precision: bf16`` runs forward and loss under autocast (engine/trainer.py); the set
+    losses must still come out in fp32 and reach every trainable parameter."""
+    name, net = model
+    net.train()
+    net.zero_grad()
+    batch, targets = as_batch(clip, repeat=2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses = net.loss(net(batch), targets)
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
+
+
 def test_predict_returns_masks_at_original_size(model, clip):
     _, net = model
     pred = net.predict(clip["frames"], clip["text"], (50, 70))
