@@ -2,6 +2,7 @@
 
 Also the entry point for distributed runs: ``torchrun --nproc-per-node N -m rvosbench run STUDY``, or
 ``rvosbench run STUDY --nproc N``, which launches that torchrun command itself (single machine).
+``--jobs J`` instead runs J cells side by side in separate processes (rvosbench.cli.jobs).
 Running the same command again skips finished cells and resumes an interrupted training.
 """
 from __future__ import annotations
@@ -34,6 +35,9 @@ def add_parser(subparsers, name: str, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--nproc", type=int, default=int(os.environ.get("RVOSBENCH_NPROC", "1")), metavar="N",
                         help="processes on this machine (DDP; one per GPU, or CPU processes of one thread each); "
                              "results do not depend on it (default: $RVOSBENCH_NPROC or 1)")
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("RVOSBENCH_JOBS", "1")), metavar="J",
+                        help="train J (variant, seed) cells at once, each in its own process with cores/J threads; "
+                             "the faster choice on CPU, where --nproc pays little (default: $RVOSBENCH_JOBS or 1)")
     parser.set_defaults(handler=run)
 
 
@@ -52,6 +56,8 @@ def torchrun_command(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rvosbench.cli.jobs import run_jobs
+    from rvosbench.core.errors import ConfigError
     from rvosbench.core.plan import load_plan
     from rvosbench.engine.catalog import load_catalog
     from rvosbench.engine.distributed import shutdown_distributed
@@ -59,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
 
     load_catalog(args.plugin)
     plan = load_plan(args.config, args.overrides)  # a config error stops here, before any process starts
+    if args.jobs > 1 and "WORLD_SIZE" not in os.environ:
+        if args.nproc > 1:
+            raise ConfigError("--jobs and --nproc cannot be combined", where="rvosbench run",
+                              hint="--jobs J runs J cells side by side (CPU); --nproc N trains each cell on N processes")
+        failed = run_jobs(args, plan)
+        if failed:
+            return failed
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         # one thread per process unless the user chose otherwise (torchrun would say the same)
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "RVOSBENCH_NPROC": "1"}

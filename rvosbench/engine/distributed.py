@@ -63,6 +63,18 @@ class DistContext:
         return value
 
 
+BAR_POSITION_ENV = "RVOSBENCH_BAR_POSITION"
+
+
+def bar_position() -> int:
+    """The terminal line of this process's progress bars: ``rvosbench run --jobs J`` gives each job its
+    own line (``$RVOSBENCH_BAR_POSITION``) so that J bars do not overwrite each other."""
+    try:
+        return max(0, int(os.environ.get(BAR_POSITION_ENV, "0")))
+    except ValueError:
+        return 0
+
+
 def shard_by_group(keys: Sequence[str], rank: int, world_size: int) -> list[int]:
     """Indices of the items this rank handles: whole groups (videos), dealt round-robin in order."""
     groups: dict[str, int] = {}

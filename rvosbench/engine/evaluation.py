@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from rvosbench.core.types import Prediction, Sample
 from rvosbench.data.clips import video_windows
-from rvosbench.engine.distributed import DistContext, shard_by_group
+from rvosbench.engine.distributed import DistContext, bar_position, shard_by_group
 
 Predictor = Callable[[Sample], Prediction]
 # called on rank 0 with every (sample, prediction), e.g. to write masks in the benchmark's layout
@@ -172,7 +172,7 @@ def _predictions(predictor: Predictor, samples: Sequence[Sample], ctx: DistConte
     counts = ctx.gather(len(mine))
     rounds = ctx.broadcast(max(counts) if counts else 0)
     bar = tqdm(total=len(samples), desc=desc, unit="sample", dynamic_ncols=True, disable=not ctx.is_main,
-               mininterval=1.0, leave=False)
+               mininterval=1.0, leave=False, position=bar_position())
     pending: dict[int, Any] = {}
     next_index = 0
     try:

@@ -37,7 +37,7 @@ from rvosbench.core.errors import ConfigError, TrainingDiverged
 from rvosbench.core.hashing import file_sha256
 from rvosbench.core.atomic import append_line, atomic_write_json, atomic_write_text, jsonl_text
 from rvosbench.engine.checkpoint import LAST, prune_step_checkpoints, rng_state, save_checkpoint, set_rng_state
-from rvosbench.engine.distributed import DistContext
+from rvosbench.engine.distributed import DistContext, bar_position
 from rvosbench.engine.optim import build_optimizer, build_scheduler, current_lrs
 from rvosbench.engine.sampling import SeededItems, StreamSampler, seed_all
 from rvosbench.engine.settings import TrainSettings
@@ -244,7 +244,7 @@ class Trainer:
             else contextlib.nullcontext()
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         bar = tqdm(total=s.steps, initial=self.step, desc=self.description, unit="step", dynamic_ncols=True,
-                   disable=not self.ctx.is_main, mininterval=1.0, leave=False)
+                   disable=not self.ctx.is_main, mininterval=1.0, leave=False, position=bar_position())
         batches = self._batches() if self.step < s.steps else iter(())
         window: dict[str, list[float]] = defaultdict(list)
         started = time.perf_counter()

@@ -206,3 +206,28 @@ def test_two_process_run_scores_like_one_process(tmp_path: Path) -> None:
     for a, b in zip(one_log, two_log):  # same data, same global batch: the same training up to float order
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
     assert len(ResultStore(two).records()) == 2
+
+
+def test_jobs_run_cells_side_by_side_and_store_what_one_process_stores(tmp_path: Path) -> None:
+    """``--jobs 2`` trains the two variants in two processes, then prints the table from the store; each
+    cell is the cell a one-process run computes (same losses step by step, same metrics)."""
+    study = write_study(tmp_path)
+    one, two = tmp_path / "one", tmp_path / "two"
+    cli(["run", str(study), "--out", str(one), "--no-report", "--baselines", "none"], tmp_path)
+    result = cli(["run", str(study), "--out", str(two), "--no-report", "--baselines", "none", "--jobs", "2"],
+                 tmp_path)
+    text = result.stdout + result.stderr
+    assert "[jobs] 2 processes of 1 thread(s): base-s0, base-s0--tinysynth-test; wide-s0, wide-s0--tinysynth-test" in text
+    assert "2 found stored" in text and "tiny engine study" in text  # the table, from the stored cells
+    for cell in ("base-s0--tinysynth-test", "wide-s0--tinysynth-test"):
+        summary = json.loads((two / "tiny/cells" / cell / "summary.json").read_text())
+        expected = json.loads((one / "tiny/cells" / cell / "summary.json").read_text())
+        assert summary["metrics"] == expected["metrics"]
+        assert records(two, cell) == records(one, cell)
+    for variant in ("base", "wide"):  # the same training, step by step (checkpoints also hold wall times)
+        losses = [[json.loads(line)["loss"] for line in (out / "tiny/train" / f"{variant}-s0/train_log.jsonl")
+                   .read_text().splitlines()] for out in (one, two)]
+        assert losses[0] == losses[1]
+    clash = cli(["run", str(study), "--out", str(two), "--jobs", "2", "--nproc", "2"], tmp_path, check=False)
+    assert clash.returncode == 2 and "--jobs and --nproc cannot be combined" in clash.stderr
+    assert "Traceback" not in clash.stderr

@@ -1,0 +1,84 @@
+"""``rvosbench run STUDY --jobs J``: train and evaluate J cells at once, each in its own process.
+
+Why: on a CPU machine the default study's model is too small for data-parallel training to pay
+(two DDP processes of one thread train it barely faster than one, docs/engine.md), while two
+independent trainings on two cores take about the time of one. A study always has several
+(variant, seed) trainings, so running them side by side is the cheaper way to use the cores.
+
+How: the selected trainings are dealt round-robin into J groups; each group is one ordinary
+``rvosbench run STUDY --only <its cells>`` process with ``cores / J`` threads, no baselines and no
+report. The result store's locks keep the processes out of each other's way. When all have finished,
+the calling process runs the study itself: every cell is then found stored, so it only scores the
+baselines, prints the table and writes the report. A cell trained this way is the cell a one-process
+run trains (same key, same random stream); only the wall time differs.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from rvosbench.core.plan import Plan
+from rvosbench.engine.distributed import BAR_POSITION_ENV
+
+
+def literal_pattern(text: str) -> str:
+    """An ``--only`` (fnmatch) pattern that matches ``text`` and nothing else."""
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in text)
+
+
+def job_groups(plan: Plan, only: str | None, jobs: int) -> list[list[str]]:
+    """The selected work as at most ``jobs`` lists of cell ids, a training always with its evaluations."""
+    selected = plan.filtered(only)
+    needed = {c.train_key for c in selected.eval_cells} | {c.key for c in selected.train_cells}
+    trainings = [c for c in plan.train_cells if c.key in needed]
+    groups: list[list[str]] = [[] for _ in range(max(1, min(jobs, len(trainings))))]
+    for number, cell in enumerate(trainings):
+        evaluations = [c.id for c in selected.eval_cells if c.train_key == cell.key]
+        groups[number % len(groups)].extend([cell.id, *evaluations])
+    return [group for group in groups if group]
+
+
+def job_command(args: argparse.Namespace, cells: Sequence[str]) -> list[str]:
+    """One job's command line: the same study and overrides, restricted to ``cells``."""
+    command = [sys.executable, "-m", "rvosbench", "run", args.config, "--out", args.out, "--baselines", "none",
+               "--no-report", "--only", ",".join(literal_pattern(c) for c in cells)]
+    if args.overrides:
+        command += ["--set", *args.overrides]
+    for plugin in args.plugin:
+        command += ["--plugin", plugin]
+    return command + ["--debug"] * args.debug
+
+
+def run_jobs(args: argparse.Namespace, plan: Plan) -> int:
+    """Run the selected cells in parallel processes; 0 when all finished (or there is only one
+    training, left to the caller), else the first failure's status.
+
+    Cells a job finished stay stored when another job fails, so running the same command again
+    continues from there.
+    """
+    groups = job_groups(plan, args.only, args.jobs)
+    if len(groups) < 2:  # one training: nothing to run side by side, the calling process does it
+        return 0
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // len(groups)))
+    print(f"[jobs] {len(groups)} processes of {threads} thread(s): "
+          + "; ".join(", ".join(g) for g in groups), flush=True)
+    started = time.perf_counter()
+    processes = []
+    for position, cells in enumerate(groups):
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "RVOSBENCH_JOBS": "1", "RVOSBENCH_NPROC": "1",
+               BAR_POSITION_ENV: str(position)}
+        processes.append(subprocess.Popen(job_command(args, cells), env=env))
+    try:
+        codes = [process.wait() for process in processes]
+    except KeyboardInterrupt:  # the jobs got the same Ctrl-C; let them save and stop
+        codes = [process.wait() for process in processes]
+        raise
+    failed = [code for code in codes if code != 0]
+    minutes, seconds = divmod(int(round(time.perf_counter() - started)), 60)
+    print(f"[jobs] finished in {minutes}m{seconds:02d}s" + (f"; {len(failed)} failed" if failed else ""),
+          flush=True)
+    return failed[0] if failed else 0
