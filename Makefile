@@ -5,9 +5,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.rvosbench-installed
 PYTEST_ARGS ?=
-# Training processes for `make run`: on CPU, two one-thread processes (DDP, gloo) train 1.7x faster than one
-# process with two threads (docs/engine.md); results do not depend on it.
-NPROC ?= 2
+# Cells trained side by side by `make run` (one process of cores/JOBS threads each): on CPU this beats
+# data-parallel processes for the small default model (docs/engine.md); results do not depend on it.
+JOBS ?= 2
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/rvosbench run ablations/jsc.yaml --nproc $(NPROC)
+	$(VENV)/bin/rvosbench run ablations/jsc.yaml --jobs $(JOBS)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)

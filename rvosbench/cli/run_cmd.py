@@ -38,6 +38,7 @@ def add_parser(subparsers, name: str, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("RVOSBENCH_JOBS", "1")), metavar="J",
                         help="train J (variant, seed) cells at once, each in its own process with cores/J threads; "
                              "the faster choice on CPU, where --nproc pays little (default: $RVOSBENCH_JOBS or 1)")
+    parser.add_argument("--job", action="store_true", help=argparse.SUPPRESS)  # a process of --jobs: no table
     parser.set_defaults(handler=run)
 
 
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     names = [] if args.baselines.strip().lower() == "none" else \
         [n.strip() for n in args.baselines.split(",") if n.strip()]
     try:
-        run_study(plan, args.out, args.only, baselines=names, report=not args.no_report)
+        run_study(plan, args.out, args.only, baselines=names, report=not args.no_report, table=not args.job)
     finally:
         shutdown_distributed()
     return 0

@@ -98,7 +98,7 @@ class StudyRunner:
 
     def __init__(self, plan: Plan, out: str | Path = "runs", only: str | None = None,
                  ctx: DistContext | None = None, echo: Callable[[str], None] | None = None,
-                 baselines: Sequence[str] = tuple(trivial.BASELINES), report: bool = True):
+                 baselines: Sequence[str] = tuple(trivial.BASELINES), report: bool = True, table: bool = True):
         self.plan = plan
         self.selected = plan.filtered(only)
         self.store = ResultStore(out)
@@ -106,6 +106,7 @@ class StudyRunner:
         self._echo = echo or tqdm.write
         self.baseline_names = list(baselines)
         self.write_report_at_end = report
+        self.print_table = table  # off in the jobs of ``run --jobs``: their caller prints the whole table
         self.study_dir = self.store.study_dir(plan.name)
         self._benchmarks: dict[str, Any] = {}
 
@@ -153,9 +154,10 @@ class StudyRunner:
             outcome.summaries = self._plan_summaries()
             self._write_study_measurements()
         outcome.baselines = self.score_baselines()
-        if self.ctx.is_main:
+        if self.ctx.is_main and self.print_table:
             outcome.table = self.table(outcome)
             self.echo("\n" + outcome.table)
+        if self.ctx.is_main:
             outcome.report = self.write_report() if self.write_report_at_end else []
         return outcome
 

@@ -8,7 +8,9 @@ sigmoid focal classification (every other slot and every invisible frame is "not
 box losses and focal + Dice mask losses on the visible frames. Predicted masks are upsampled to the
 target size before the mask terms (ReferFormer does the same).
 
-Models without boxes (MTTR) simply omit ``pred_boxes``; the box terms are then left out.
+Models without boxes (MTTR) simply omit ``pred_boxes``; the box terms are then left out. Models that
+output per-token localisation logits ``pred_locations`` (ProxyFormer with ``token_centres``) get one more
+term for the matched slot, ``loss_loc`` (:func:`location_loss`); it is not part of the matching cost.
 """
 from __future__ import annotations
 
@@ -20,14 +22,15 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 from torchvision.ops import box_convert, generalized_box_iou_loss, sigmoid_focal_loss
 
-DEFAULT_WEIGHTS = {"cls": 2.0, "bbox": 5.0, "giou": 2.0, "mask": 2.0, "dice": 5.0, "aux": 1.0}
+DEFAULT_WEIGHTS = {"cls": 2.0, "bbox": 5.0, "giou": 2.0, "mask": 2.0, "dice": 5.0, "aux": 1.0, "loc": 2.0}
 FOCAL_ALPHA, FOCAL_GAMMA = 0.25, 2.0
-PREDICTIONS = ("pred_logits", "pred_masks", "pred_boxes")  # the output keys the set losses read
+PREDICTIONS = ("pred_logits", "pred_masks", "pred_boxes", "pred_locations")  # the output keys the losses read
 
 
 @dataclass
 class LossConfig:
-    """Loss weights (``model.loss`` in a card); ``aux`` scales every auxiliary stage's losses."""
+    """Loss weights (``model.loss`` in a card); ``aux`` scales every auxiliary stage's losses, ``loc`` the
+    token-localisation cross-entropy of models that output ``pred_locations``."""
 
     cls: float = DEFAULT_WEIGHTS["cls"]
     bbox: float = DEFAULT_WEIGHTS["bbox"]
@@ -35,6 +38,7 @@ class LossConfig:
     mask: float = DEFAULT_WEIGHTS["mask"]
     dice: float = DEFAULT_WEIGHTS["dice"]
     aux: float = DEFAULT_WEIGHTS["aux"]
+    loc: float = DEFAULT_WEIGHTS["loc"]
 
 
 def dice_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -55,6 +59,21 @@ def focal_class_cost(logits: torch.Tensor) -> torch.Tensor:
     neg = (1 - FOCAL_ALPHA) * prob ** FOCAL_GAMMA * -(1 - prob + 1e-8).log()
     pos = FOCAL_ALPHA * (1 - prob) ** FOCAL_GAMMA * -(prob + 1e-8).log()
     return pos - neg
+
+
+def location_loss(logits: torch.Tensor, masks: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of per-frame token logits against the referred mask pooled to their grid, summed
+    over the frames where the object is visible: logits (B, T, h, w), masks (B, T, H, W), valid (B, T).
+
+    The target distribution is the fraction of each token's pixels the object covers, normalised to 1,
+    so the softmax is pulled onto the object's tokens in proportion to its area in them.
+    """
+    B, T, h, w = logits.shape
+    target = F.adaptive_avg_pool2d(masks.float().flatten(0, 1).unsqueeze(1), (h, w)).reshape(B, T, h * w)
+    covered = valid & (target.sum(-1) > 0)  # a sliver below one token's pooling may vanish
+    target = target / target.sum(-1, keepdim=True).clamp(min=1e-6)
+    cross_entropy = -(target * logits.flatten(2).log_softmax(-1)).sum(-1)
+    return (cross_entropy * covered).sum()
 
 
 def upsample_masks(pred_masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -128,6 +147,9 @@ class SetCriterion:
             losses["loss_giou"] = w.giou * generalized_box_iou_loss(
                 box_convert(boxes, "cxcywh", "xyxy"), box_convert(target_boxes, "cxcywh", "xyxy"),
                 reduction="sum") / num_frames
+        if "pred_locations" in outputs and w.loc > 0:
+            located = outputs["pred_locations"][batch, :, slots]  # (B, T, h, w)
+            losses["loss_loc"] = w.loc * location_loss(located, targets["masks"], valid) / num_frames
         return losses, slots
 
     def __call__(self, outputs: Mapping, targets: Mapping[str, torch.Tensor]

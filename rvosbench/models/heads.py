@@ -20,6 +20,13 @@ from torch import nn
 from rvosbench.models.layers import MLP
 
 
+def normalized_grid(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
+    """Pixel-centre coordinates (x, y) in [0, 1] of an h×w grid, shape (2, h·w), dtype/device of ``like``."""
+    ys = (torch.arange(h, device=like.device, dtype=like.dtype) + 0.5) / h
+    xs = (torch.arange(w, device=like.device, dtype=like.dtype) + 0.5) / w
+    return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=0).reshape(2, h * w)
+
+
 def conv_gn_relu(in_ch: int, out_ch: int, kernel: int = 3) -> nn.Sequential:
     groups = 8 if out_ch % 8 == 0 else 1
     return nn.Sequential(nn.Conv2d(in_ch, out_ch, kernel, padding=kernel // 2, bias=False),
@@ -33,14 +40,21 @@ class MaskDecoder(nn.Module):
         dim: channels of the encoder maps (the model's hidden size C).
         fine_channels: channels of the backbone's fine (stride-4 or stride-2) feature map.
         mask_dim: output channels (ReferFormer: 8).
+        fine_dim: channels of the fine level (default ``dim``, as in ReferFormer). A smaller width
+            projects the coarse maps down *before* they are upsampled, so the upsampling, the lateral
+            sum and the 3×3 convolution run narrow. At stride 2 that convolution is the most expensive
+            layer of a CPU-sized model (64 → 16 channels: a training step of ``proxyformer_tiny`` goes
+            from 0.140 to 0.110 s on one thread, docs/models.md).
     """
 
-    def __init__(self, dim: int, fine_channels: int, mask_dim: int, num_levels: int):
+    def __init__(self, dim: int, fine_channels: int, mask_dim: int, num_levels: int, fine_dim: int | None = None):
         super().__init__()
+        fine_dim = fine_dim or dim
         self.smooth = nn.ModuleList(conv_gn_relu(dim, dim) for _ in range(num_levels))
-        self.fine_lateral = nn.Conv2d(fine_channels, dim, 1)
-        self.fine_smooth = conv_gn_relu(dim, dim)
-        self.out = nn.Conv2d(dim, mask_dim, 1)
+        self.reduce = nn.Conv2d(dim, fine_dim, 1) if fine_dim != dim else nn.Identity()
+        self.fine_lateral = nn.Conv2d(fine_channels, fine_dim, 1)
+        self.fine_smooth = conv_gn_relu(fine_dim, fine_dim)
+        self.out = nn.Conv2d(fine_dim, mask_dim, 1)
 
     def forward(self, maps: list[torch.Tensor], fine: torch.Tensor) -> torch.Tensor:
         """``maps``: encoder maps (N, C, h_l, w_l) ordered fine → coarse; ``fine``: (N, C_f, H/s, W/s)."""
@@ -48,7 +62,8 @@ class MaskDecoder(nn.Module):
         for level in range(len(maps) - 2, -1, -1):
             y = maps[level] + F.interpolate(y, size=maps[level].shape[-2:], mode="bilinear", align_corners=False)
             y = self.smooth[level](y)
-        y = self.fine_lateral(fine) + F.interpolate(y, size=fine.shape[-2:], mode="bilinear", align_corners=False)
+        y = self.fine_lateral(fine) + F.interpolate(self.reduce(y), size=fine.shape[-2:], mode="bilinear",
+                                                    align_corners=False)
         return self.out(self.fine_smooth(y))
 
 
@@ -79,9 +94,7 @@ class DynamicMaskHead(nn.Module):
         h, w = mask_features.shape[-2:]
         x = mask_features.flatten(-2).unsqueeze(2).expand(B, T, N, -1, h * w)
         if self.rel_coords:
-            ys = (torch.arange(h, device=x.device, dtype=x.dtype) + 0.5) / h
-            xs = (torch.arange(w, device=x.device, dtype=x.dtype) + 0.5) / w
-            grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=0).reshape(2, h * w)
+            grid = normalized_grid(h, w, x)
             centres = boxes[..., :2].detach() if boxes is not None else x.new_full((B, T, N, 2), 0.5)
             x = torch.cat([grid - centres.unsqueeze(-1), x], dim=3)
         params = self.controller(queries)
@@ -115,6 +128,36 @@ class ReferenceHead(nn.Module):
         return logits, boxes
 
 
+class TokenLocator(nn.Module):
+    """Box centres as a soft-arg-max of query-token similarity over one token grid.
+
+    ``logits[b, t, n, l] = (W_q q_{t,n}) · (W_k f_{t,l}) / √C`` over the h·w tokens of frame t, and
+    the centre is the softmax-weighted mean of the tokens' pixel-centre coordinates. The logits are
+    returned as ``pred_locations`` so the set criterion can train them directly with a cross-entropy
+    against the referred mask pooled to the grid (``loss.loc``).
+
+    Why: with a regressed centre (an MLP on the query, ReferFormer's head) the small CPU models predict
+    about the frame centre for every object, so the relative coordinates of the dynamic mask head tell
+    nothing apart; given the true centre the same model reaches J&F 0.90 on synth (docs/models.md,
+    "Third round"). A centre that is an explicit choice among tokens is what lets relation expressions
+    be learnt within the CPU budget. The paper does not say how boxes are predicted; this is our choice.
+    """
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.query = nn.Linear(dim, dim)
+        self.key = nn.Linear(dim, dim)
+
+    def forward(self, queries: torch.Tensor, tokens: torch.Tensor, size: tuple[int, int]
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """queries (B, T, N, C), tokens (B, T, h·w, C) with positions added → centres (B, T, N, 2)
+        as (x, y) in [0, 1], and logits (B, T, N, h, w)."""
+        h, w = size
+        logits = torch.einsum("btnc,btlc->btnl", self.query(queries), self.key(tokens)) / math.sqrt(queries.shape[-1])
+        centres = logits.softmax(-1) @ normalized_grid(h, w, logits).T
+        return centres, logits.unflatten(-1, (h, w))
+
+
 class QueryHeads(nn.Module):
     """Reference head + dynamic kernel head applied to one set of queries (final or auxiliary)."""
 
@@ -124,8 +167,12 @@ class QueryHeads(nn.Module):
         self.reference = ReferenceHead(dim, boxes=boxes)
         self.kernels = DynamicMaskHead(dim, mask_dim, dynamic_layers, dynamic_channels, rel_coords)
 
-    def forward(self, queries: torch.Tensor, mask_features: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, queries: torch.Tensor, mask_features: torch.Tensor,
+                centres: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """``centres`` (B, T, N, 2), e.g. from a :class:`TokenLocator`, replace the regressed box centres."""
         logits, boxes = self.reference(queries)
+        if centres is not None and boxes is not None:
+            boxes = torch.cat([centres, boxes[..., 2:]], dim=-1)
         out = {"pred_logits": logits, "pred_masks": self.kernels(queries, mask_features, boxes)}
         if boxes is not None:
             out["pred_boxes"] = boxes

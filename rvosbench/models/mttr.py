@@ -69,13 +69,14 @@ class MTTR(QueryRVOSModel):
         enc_layers, dec_layers: multimodal encoder / decoder depth (MTTR: 3 and 3).
         ffn_dim: FFN width (MTTR: 2048). encoded_levels: how many of the coarsest backbone levels
             enter the multimodal encoder (MTTR: 1, the last stage); finer ones only feed the FPN.
-        mask_dim: mask-feature channels. aux_loss: losses on every decoder layer. loss: set-loss weights.
+        mask_dim: mask-feature channels. fine_dim: channels of the mask decoder's finest level (default C).
+        aux_loss: losses on every decoder layer. loss: set-loss weights.
     """
 
     def __init__(self, backbone: dict | None = None, text_encoder: dict | None = None, hidden_dim: int = 256,
                  num_heads: int = 8, num_queries: int = 50, enc_layers: int = 3, dec_layers: int = 3,
-                 ffn_dim: int = 2048, encoded_levels: int = 1, mask_dim: int = 8, dropout: float = 0.0,
-                 aux_loss: bool = True, loss: dict | None = None):
+                 ffn_dim: int = 2048, encoded_levels: int = 1, mask_dim: int = 8, fine_dim: int | None = None,
+                 dropout: float = 0.0, aux_loss: bool = True, loss: dict | None = None):
         super().__init__(backbone, text_encoder, loss)
         C = hidden_dim
         levels = self.backbone.channels[1:]
@@ -89,7 +90,7 @@ class MTTR(QueryRVOSModel):
         self.query_embed = nn.Embedding(num_queries, C)
         self.query_content = nn.Embedding(num_queries, C)
         self.decoder = nn.ModuleList(DecoderLayer(C, num_heads, ffn_dim, dropout) for _ in range(dec_layers))
-        self.mask_decoder = MaskDecoder(C, self.backbone.channels[0], mask_dim, len(levels))
+        self.mask_decoder = MaskDecoder(C, self.backbone.channels[0], mask_dim, len(levels), fine_dim)
         self.heads = QueryHeads(C, mask_dim, dynamic_layers=1, rel_coords=False, boxes=False)
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Any]:

@@ -44,6 +44,12 @@ Choices where the paper is silent (paper.md's [INF] notes), and why:
   temporal branches, 1-D sine on words, as ReferFormer does. Optional FFN after each block
   (``ffn_dim``; 0 = none, as drawn).
 * Auxiliary losses on every intermediate Q^k through the shared heads (ReferFormer's ``aux_loss``).
+* Box centres (``token_centres``, off by default): the figure does not say how boxes are predicted.
+  Off, an MLP regresses cxcywh from Q^K (ReferFormer). On, the centre of proxy (t, n) is a soft-arg-max
+  of its similarity to the stride-8 tokens of F^k (:class:`~rvosbench.models.heads.TokenLocator`),
+  trained by a cross-entropy against the referred mask (``loss.loc``); width and height stay regressed.
+  The dynamic mask head measures its relative coordinates from that centre. The CPU card turns it on:
+  it is what makes relation expressions learnable in the CPU budget (docs/models.md).
 * **JSC** (paper.md §6.2 option B): the matched slot's track embedding p = MLP(mean_t Q^K[t, n*]) and a
   joint video-text embedding j = MLP([F^K pooled under the target mask over visible frames ; sentence])
   are aligned by a symmetric InfoNCE with temperature τ: p→j over the clips of the batch, and j→p over
@@ -61,7 +67,7 @@ from torch import nn
 
 from rvosbench.core.errors import ConfigError
 from rvosbench.core.registry import MODELS
-from rvosbench.models.heads import MaskDecoder, QueryHeads
+from rvosbench.models.heads import MaskDecoder, QueryHeads, TokenLocator
 from rvosbench.models.layers import (MLP, FeedForward, LevelTokens, ResidualAttention, sine_encoding_1d,
                                      temporal_encoding, text_projection, tokens_to_maps)
 from rvosbench.models.query_model import QueryRVOSModel
@@ -257,6 +263,8 @@ class ProxyFormer(QueryRVOSModel):
             every stage from Q^0 with none (ablation).
         aux_loss: auxiliary losses on intermediate stages.
         dynamic_layers, dynamic_channels: the dynamic kernel head's tiny network.
+        fine_dim: channels of the mask decoder's finest level (default C; see :class:`MaskDecoder`).
+        token_centres: box centres from a soft-arg-max over the finest encoder tokens (see above).
         loss: set-loss weights plus ``jsc_weight`` (0 disables JSC) and ``jsc_temperature``.
 
     Besides the contract's outputs, ``forward`` returns ``stage_inputs`` (the proxies each stage read,
@@ -267,7 +275,8 @@ class ProxyFormer(QueryRVOSModel):
                  num_heads: int = 8, num_stages: int = 4, num_proxies: int = 5, mask_dim: int = 8,
                  ffn_dim: int = 0, dropout: float = 0.0, attention: str = "decoupled",
                  propagate_proxies: bool = True, aux_loss: bool = True, dynamic_layers: int = 3,
-                 dynamic_channels: int = 8, loss: dict | None = None):
+                 dynamic_channels: int = 8, fine_dim: int | None = None, token_centres: bool = False,
+                 loss: dict | None = None):
         loss = dict(loss or {})
         jsc_weight = float(loss.pop("jsc_weight", 1.0))
         jsc_temperature = float(loss.pop("jsc_temperature", 0.07))
@@ -286,8 +295,9 @@ class ProxyFormer(QueryRVOSModel):
         self.slot_embed = nn.Embedding(num_proxies, C)
         self.stages = nn.ModuleList(CMIEStage(C, num_heads, attention, self.propagate_proxies, ffn_dim, dropout)
                                     for _ in range(num_stages))
-        self.mask_decoder = MaskDecoder(C, self.backbone.channels[0], mask_dim, len(levels))
+        self.mask_decoder = MaskDecoder(C, self.backbone.channels[0], mask_dim, len(levels), fine_dim)
         self.heads = QueryHeads(C, mask_dim, dynamic_layers, dynamic_channels, rel_coords=True)
+        self.locator = TokenLocator(C) if token_centres else None
         self.jsc = JointSemanticConsistency(C, jsc_temperature) if jsc_weight > 0 else None
 
     def initial_proxies(self, sentence: torch.Tensor, g: Geometry) -> torch.Tensor:
@@ -307,24 +317,39 @@ class ProxyFormer(QueryRVOSModel):
         word_pos = sine_encoding_1d(torch.arange(words.shape[1], device=words.device), words.shape[-1])
 
         q0 = self.initial_proxies(sentence, g)
-        proxies, stage_proxies, stage_inputs = q0, [], []
+        proxies, stage_proxies, stage_videos, stage_inputs = q0, [], [], []
         for stage in self.stages:
             stage_input = proxies if self.propagate_proxies else q0
             stage_inputs.append(stage_input)
             video, proxies = stage(video, stage_input, words, word_pos, text.pad_mask, g)
             stage_proxies.append(proxies)
+            stage_videos.append(video)
 
         video_maps = tokens_to_maps(video, sizes)
         mask_features = self.mask_decoder(video_maps, maps[0])
         mask_features = mask_features.reshape(B, T, *mask_features.shape[1:])
-        out = self.heads(stage_proxies[-1], mask_features)
-        out["aux_outputs"] = ([self.heads(q, mask_features) for q in stage_proxies[:-1]]
+        finest = sizes[0]
+        out = self.stage_outputs(stage_proxies[-1], stage_videos[-1], mask_features, g, finest)
+        out["aux_outputs"] = ([self.stage_outputs(q, v, mask_features, g, finest)
+                               for q, v in zip(stage_proxies[:-1], stage_videos[:-1])]
                               if self.aux_loss and self.training else [])
         out["stage_inputs"] = stage_inputs
         if self.training and self.jsc is not None:
-            finest = video_maps[0]
+            finest_map = video_maps[0]
             out["jsc_inputs"] = {"proxies": stage_proxies[-1], "sentence": sentence,
-                                 "video_map": finest.reshape(B, T, *finest.shape[1:])}
+                                 "video_map": finest_map.reshape(B, T, *finest_map.shape[1:])}
+        return out
+
+    def stage_outputs(self, proxies: torch.Tensor, video: torch.Tensor, mask_features: torch.Tensor, g: Geometry,
+                finest: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """The heads on one stage's proxies Q^k; with ``token_centres`` the centres come from F^k's
+        finest tokens (the first h·w of each frame) and their logits are output as ``pred_locations``."""
+        if self.locator is None:
+            return self.heads(proxies, mask_features)
+        h, w = finest
+        centres, locations = self.locator(proxies, video[:, :, : h * w] + g.spatial[: h * w], finest)
+        out = self.heads(proxies, mask_features, centres)
+        out["pred_locations"] = locations
         return out
 
     def loss(self, outputs: dict[str, Any], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

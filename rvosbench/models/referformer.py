@@ -84,13 +84,14 @@ class ReferFormer(QueryRVOSModel):
         enc_layers, dec_layers: deformable encoder/decoder depth (ReferFormer: 4 and 4).
         ffn_dim: FFN width (ReferFormer: 2048). points: sampling points per head and level (4).
         mask_dim, dynamic_layers, dynamic_channels: mask head (ReferFormer: 8, 3, 8).
+        fine_dim: channels of the mask decoder's finest level (default C, as ReferFormer).
         aux_loss: losses on every decoder layer. loss: set-loss weights.
     """
 
     def __init__(self, backbone: dict | None = None, text_encoder: dict | None = None, hidden_dim: int = 256,
                  num_heads: int = 8, num_queries: int = 5, enc_layers: int = 4, dec_layers: int = 4,
-                 ffn_dim: int = 2048, points: int = 4, mask_dim: int = 8, dropout: float = 0.0,
-                 aux_loss: bool = True, dynamic_layers: int = 3, dynamic_channels: int = 8,
+                 ffn_dim: int = 2048, points: int = 4, mask_dim: int = 8, fine_dim: int | None = None,
+                 dropout: float = 0.0, aux_loss: bool = True, dynamic_layers: int = 3, dynamic_channels: int = 8,
                  loss: dict | None = None):
         super().__init__(backbone, text_encoder, loss)
         C = hidden_dim
@@ -105,7 +106,7 @@ class ReferFormer(QueryRVOSModel):
         self.reference_points = nn.Linear(C, 2)
         self.decoder = nn.ModuleList(DeformableDecoderLayer(C, num_heads, len(levels), points, ffn_dim, dropout)
                                      for _ in range(dec_layers))
-        self.mask_decoder = MaskDecoder(C, self.backbone.channels[0], mask_dim, len(levels))
+        self.mask_decoder = MaskDecoder(C, self.backbone.channels[0], mask_dim, len(levels), fine_dim)
         self.heads = QueryHeads(C, mask_dim, dynamic_layers, dynamic_channels, rel_coords=True)
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
