@@ -1,9 +1,9 @@
 """``rvosbench run STUDY --jobs J``: train and evaluate J cells at once, each in its own process.
 
 Why: on a CPU machine the default study's model is too small for data-parallel training to pay
-(two DDP processes of one thread train it barely faster than one, docs/engine.md), while two
-independent trainings on two cores take about the time of one. A study always has several
-(variant, seed) trainings, so running them side by side is the cheaper way to use the cores.
+well (two DDP processes of one thread train one cell 1.3× faster than one process), while two
+independent trainings on two cores take about the time of one (docs/engine.md). A study always has
+several (variant, seed) trainings, so running them side by side is the cheaper way to use the cores.
 
 How: the selected trainings are dealt round-robin into J groups; each group is one ordinary
 ``rvosbench run STUDY --only <its cells>`` process with ``cores / J`` threads, no baselines and no
