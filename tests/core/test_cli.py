@@ -96,3 +96,16 @@ def test_console_script_exit_status_and_debug_traceback(tmp_path: Path) -> None:
     assert f"{bad}:2" in plain.stderr and "YAML syntax error" in plain.stderr
     debug = subprocess.run([str(exe), "show", str(bad), "--debug"], capture_output=True, text=True, timeout=120)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_jobs_only_patterns_match_exactly_their_cell():
+    """``run --jobs`` hands each job its cells as ``--only`` patterns: fnmatch's wildcards in a name
+    must match themselves, nothing else."""
+    import fnmatch
+
+    from rvosbench.cli.jobs import literal_pattern
+
+    name = "model[v2]*?-s0"
+    assert fnmatch.fnmatchcase(name, literal_pattern(name))
+    assert not fnmatch.fnmatchcase("modelv-s0", literal_pattern(name))
+    assert not fnmatch.fnmatchcase("model[v2]xy-s0", literal_pattern(name))
