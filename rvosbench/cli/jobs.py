@@ -53,6 +53,16 @@ def job_command(args: argparse.Namespace, cells: Sequence[str]) -> list[str]:
     return command + ["--debug"] * args.debug
 
 
+def job_environment(position: int, threads: str, gpus: int) -> dict[str, str]:
+    """The environment of job ``position``: its thread count, its progress-bar line and, on a machine
+    with several GPUs (unless the user set ``CUDA_VISIBLE_DEVICES``), a GPU of its own, round-robin."""
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "RVOSBENCH_JOBS": "1", "RVOSBENCH_NPROC": "1",
+           BAR_POSITION_ENV: str(position)}
+    if gpus > 1 and "CUDA_VISIBLE_DEVICES" not in os.environ:
+        env["CUDA_VISIBLE_DEVICES"] = str(position % gpus)
+    return env
+
+
 def run_jobs(args: argparse.Namespace, plan: Plan) -> int:
     """Run the selected cells in parallel processes; 0 when all finished (or there is only one
     training, left to the caller), else the first failure's status.
@@ -66,16 +76,17 @@ def run_jobs(args: argparse.Namespace, plan: Plan) -> int:
     threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // len(groups)))
     print(f"[jobs] {len(groups)} processes of {threads} thread(s): "
           + "; ".join(", ".join(g) for g in groups), flush=True)
+    import torch  # only now: a config error above is reported without loading it
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     started = time.perf_counter()
-    processes = []
-    for position, cells in enumerate(groups):
-        env = {**os.environ, "OMP_NUM_THREADS": threads, "RVOSBENCH_JOBS": "1", "RVOSBENCH_NPROC": "1",
-               BAR_POSITION_ENV: str(position)}
-        processes.append(subprocess.Popen(job_command(args, cells), env=env))
+    processes = [subprocess.Popen(job_command(args, cells), env=job_environment(position, threads, gpus))
+                 for position, cells in enumerate(groups)]
     try:
         codes = [process.wait() for process in processes]
     except KeyboardInterrupt:  # the jobs got the same Ctrl-C; let them save and stop
-        codes = [process.wait() for process in processes]
+        for process in processes:
+            process.wait()
         raise
     failed = [code for code in codes if code != 0]
     minutes, seconds = divmod(int(round(time.perf_counter() - started)), 60)

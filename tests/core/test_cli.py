@@ -109,3 +109,15 @@ def test_jobs_only_patterns_match_exactly_their_cell():
     assert fnmatch.fnmatchcase(name, literal_pattern(name))
     assert not fnmatch.fnmatchcase("modelv-s0", literal_pattern(name))
     assert not fnmatch.fnmatchcase("model[v2]xy-s0", literal_pattern(name))
+
+
+def test_jobs_get_their_own_threads_bar_line_and_gpu(monkeypatch):
+    from rvosbench.cli.jobs import job_environment
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    env = job_environment(3, "2", gpus=2)
+    assert env["OMP_NUM_THREADS"] == "2" and env["RVOSBENCH_BAR_POSITION"] == "3"
+    assert env["CUDA_VISIBLE_DEVICES"] == "1" and env["RVOSBENCH_JOBS"] == "1"
+    assert "CUDA_VISIBLE_DEVICES" not in job_environment(0, "1", gpus=0)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5")
+    assert job_environment(1, "1", gpus=2)["CUDA_VISIBLE_DEVICES"] == "5"  # the user's choice stands
