@@ -78,6 +78,8 @@ def run_jobs(args: argparse.Namespace, plan: Plan) -> int:
           + "; ".join(", ".join(g) for g in groups), flush=True)
     import torch  # only now: a config error above is reported without loading it
 
+    from rvosbench.engine.runner import format_seconds
+
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     started = time.perf_counter()
     processes = [subprocess.Popen(job_command(args, cells), env=job_environment(position, threads, gpus))
@@ -89,7 +91,6 @@ def run_jobs(args: argparse.Namespace, plan: Plan) -> int:
             process.wait()
         raise
     failed = [code for code in codes if code != 0]
-    minutes, seconds = divmod(int(round(time.perf_counter() - started)), 60)
-    print(f"[jobs] finished in {minutes}m{seconds:02d}s" + (f"; {len(failed)} failed" if failed else ""),
-          flush=True)
+    print(f"[jobs] finished in {format_seconds(time.perf_counter() - started)}"
+          + (f"; {len(failed)} failed" if failed else ""), flush=True)
     return failed[0] if failed else 0

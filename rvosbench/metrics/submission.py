@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def encode_png_labels(labels: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-class StagedSink:
+class StagedSink(ABC):
     """A predictions file written to ``<path>.partial`` and renamed when closed without error.
 
     An interrupted run therefore never leaves a file that looks complete (a failed run removes its
@@ -67,11 +68,13 @@ class StagedSink:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.open_partial(self._partial)
 
+    @abstractmethod
     def open_partial(self, partial: Path) -> None:
-        raise NotImplementedError
+        """Open the staging file ``partial`` for writing."""
 
+    @abstractmethod
     def close_partial(self) -> None:
-        raise NotImplementedError
+        """Flush and close the staging file (before it is renamed or removed)."""
 
     def finish(self) -> None:
         """Write whatever is still buffered (nothing by default); called by :meth:`close` before the rename."""

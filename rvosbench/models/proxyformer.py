@@ -341,7 +341,7 @@ class ProxyFormer(QueryRVOSModel):
         return out
 
     def stage_outputs(self, proxies: torch.Tensor, video: torch.Tensor, mask_features: torch.Tensor, g: Geometry,
-                finest: tuple[int, int]) -> dict[str, torch.Tensor]:
+                      finest: tuple[int, int]) -> dict[str, torch.Tensor]:
         """The heads on one stage's proxies Q^k; with ``token_centres`` the centres come from F^k's
         finest tokens (the first h·w of each frame) and their logits are output as ``pred_locations``."""
         if self.locator is None:
