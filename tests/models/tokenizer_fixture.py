@@ -43,6 +43,6 @@ def write_test_tokenizer(folder: Path, words: list[str] = ()) -> Path:
         vocab.setdefault(space + word, len(vocab))
     vocab["<mask>"] = len(vocab)
     (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
+    (folder / "merges.txt").write_text("".join(line + "\n" for line in ["#version: 0.2", *merges]), encoding="utf-8")
     (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "RobertaTokenizer"}))
     return folder

@@ -165,6 +165,12 @@ class ReferFormer(QueryRVOSModel):
         return referformer_keys(state)
 
     # -- forward ---------------------------------------------------------------------------------------
+    def encode_video(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        """Backbone maps (B·T, C_l, h_l, w_l); a video backbone (``video = True``) gets the whole clip."""
+        if getattr(self.backbone, "video", False):
+            return self.backbone(frames)
+        return super().encode_video(frames)
+
     def fuse(self, src: torch.Tensor, t: int, words, word_pad, word_pos) -> torch.Tensor:
         """Early fusion of one level (b·t, C, h, w) with the words."""
         h, w = src.shape[-2:]

@@ -179,7 +179,7 @@ class DeformableTransformer(nn.Module):
         memory = self.encoder(src_flatten, sizes, pos_flatten)
 
         n, _, c = memory.shape
-        query_pos = query_embed.unsqueeze(0).expand(n, -1, -1)
+        query_pos = query_embed.unsqueeze(0).repeat(n, 1, 1)  # a copy: module hooks reject views of leaves
         reference = self.reference_points(query_pos).sigmoid()
         states, boxes = self.decoder(tgt, reference, memory, sizes, query_pos)
 

@@ -8,42 +8,23 @@ and patched at run time only where it cannot run here (official-rivals-notes.md)
 * ``RobertaModel.from_pretrained('roberta-base')`` becomes a RoBERTa built from roberta-base's config, and
   the tokenizer a local test tokenizer (no hub) given the ``batch_encode_plus`` that transformers 5
   removed; ResNet-50 is built without ImageNet weights;
-* its top-level packages (``models``, ``util``, ``datasets``, ``opts``) are imported under a fresh
-  ``sys.modules`` and removed again afterwards, so another checkout (MTTR also has ``models``) can be
-  imported in the same test session.
+* its modules are imported with :func:`official_helpers.import_official` (no clash with MTTR's
+  ``models``; the package ``__init__`` that loads the CUDA op is not run).
 
 Needs ``einops`` and ``fvcore`` (their imports) in the environment: ``pip install einops fvcore``.
 """
 from __future__ import annotations
 
-import contextlib
 import sys
 import types
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+from official_helpers import import_official
 
-OFFICIAL_TOP_LEVEL = ("models", "util", "datasets", "opts", "MultiScaleDeformableAttention")
 #: the release scripts' flags (scripts/dist_train_test_ytvos.sh, inference_ytvos.py)
 RELEASE_FLAGS = ["--with_box_refine", "--binary", "--freeze_text_encoder", "--masks", "--device", "cpu"]
-
-
-@contextlib.contextmanager
-def official_modules(checkout: Path) -> Iterator[None]:
-    """Import the checkout's packages inside the block only (sys.path and sys.modules restored after)."""
-    saved = {name: mod for name, mod in sys.modules.items() if name.split(".")[0] in OFFICIAL_TOP_LEVEL}
-    for name in saved:
-        del sys.modules[name]
-    sys.modules["MultiScaleDeformableAttention"] = types.ModuleType("MultiScaleDeformableAttention")
-    sys.path.insert(0, str(checkout))
-    try:
-        yield
-    finally:
-        sys.path.remove(str(checkout))
-        for name in [n for n in sys.modules if n.split(".")[0] in OFFICIAL_TOP_LEVEL]:
-            del sys.modules[name]
-        sys.modules.update(saved)
+CUDA_OP = "MultiScaleDeformableAttention"  # the compiled extension their deformable attention imports
 
 
 class _PurePytorchDeformAttn:
@@ -74,38 +55,21 @@ def build_official_referformer(checkout: Path, backbone: str, tokenizer_dir: Pat
 
     from rvosbench.models.roberta import ROBERTA_BASE
 
-    with official_modules(checkout):
-        import models.backbone as official_backbone
-        import models.ops.functions.ms_deform_attn_func as deform_func
-        import models.ops.modules.ms_deform_attn as deform_module
-        import models.referformer as official_referformer
-        import opts
-        from models import build_model
-
-        deform_module.MSDeformAttnFunction = _PurePytorchDeformAttn(deform_func.ms_deform_attn_core_pytorch)
-        official_backbone.is_main_process = lambda: False  # no ImageNet download for ResNet
-        official_referformer.RobertaTokenizerFast = types.SimpleNamespace(
-            from_pretrained=lambda name: _Tokenizer(tokenizer_dir))
-        official_referformer.RobertaModel = types.SimpleNamespace(
-            from_pretrained=lambda name: RobertaModel(RobertaConfig(**ROBERTA_BASE)))
-        parser = opts.get_args_parser()
-        args = parser.parse_args(RELEASE_FLAGS + ["--backbone", backbone, *extra_flags])
-        model, _, _ = build_model(args)
+    opts = import_official(checkout, "opts")
+    sys.modules[CUDA_OP] = types.ModuleType(CUDA_OP)  # never called: the pure-PyTorch core replaces it
+    try:
+        official = import_official(checkout, "models.referformer")
+    finally:
+        del sys.modules[CUDA_OP]
+    deform_module = sys.modules["models.ops.modules.ms_deform_attn"]
+    deform_func = sys.modules["models.ops.functions.ms_deform_attn_func"]
+    deform_module.MSDeformAttnFunction = _PurePytorchDeformAttn(deform_func.ms_deform_attn_core_pytorch)
+    sys.modules["models.backbone"].is_main_process = lambda: False  # no ImageNet download for ResNet
+    official.RobertaTokenizerFast = types.SimpleNamespace(from_pretrained=lambda name: _Tokenizer(tokenizer_dir))
+    official.RobertaModel = types.SimpleNamespace(from_pretrained=lambda name: RobertaModel(RobertaConfig(**ROBERTA_BASE)))
+    args = opts.get_args_parser().parse_args(RELEASE_FLAGS + ["--backbone", backbone, *extra_flags])
+    model, _, _ = official.build(args)
     return model.eval(), args
-
-
-def add_noise_(module: torch.nn.Module, seed: int, scale: float = 0.02) -> None:
-    """Add ``scale · N(0, 1)`` to every float tensor (parameters and buffers), in place.
-
-    Freshly built, many tensors are zeros or constants (deformable offsets and weights, the box heads'
-    last layers, norms, frozen BatchNorm): outputs then hide most of the network (boxes equal the
-    references, masks come out empty). Noise makes every tensor matter.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for tensor in module.state_dict().values():
-            if tensor.is_floating_point():
-                tensor.add_(scale * torch.randn(tensor.shape, generator=generator))
 
 
 def official_video_prediction(outputs: dict, orig_size: tuple[int, int], threshold: float = 0.5) -> torch.Tensor:
