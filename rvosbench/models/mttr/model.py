@@ -132,6 +132,18 @@ class MTTR(RVOSModel):
                 groups[group].append(param)
         return groups
 
+    def idle_parameters(self) -> list[str]:
+        """Trainable parameters that a freshly built MTTR gives no gradient, by the authors' design.
+
+        The decoder's queries start as zeros, so the first decoder layer's self-attention attends among
+        N identical zero vectors: its input projections never matter (the values are all its bias, the
+        same for every query, and the weights multiply zeros), and while that bias is still zero, as
+        built, so are the attention output and the first norm's input. DETR, which MTTR follows, has the
+        same property. ``tests/models/test_contract.py`` checks that exactly these get no gradient.
+        """
+        first = "transformer.decoder.layers.0."
+        return [first + "self_attn.in_proj_weight", first + "self_attn.out_proj.weight", first + "norm1.weight"]
+
     # -- forward -------------------------------------------------------------------------------
     def video_features(self, frames: torch.Tensor) -> list[torch.Tensor]:
         """(B, T, 3, H, W) → the backbone's levels, each time-first (T, B, C, h, w), finest first."""
