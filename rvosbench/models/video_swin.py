@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -39,7 +40,8 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 import rvosbench  # noqa: F401  (torchvision, and thus timm, importable beside a CPU torch)
-from rvosbench.core.errors import ConfigError
+from rvosbench.core.errors import CheckpointError, ConfigError
+from rvosbench.models.freezing import FreezableModule
 
 Triple = tuple[int, int, int]
 
@@ -50,6 +52,14 @@ VIDEO_SWIN_SIZES: dict[str, dict[str, Any]] = {
     "b": {"embed_dim": 128, "depths": (2, 2, 18, 2), "num_heads": (4, 8, 16, 32)},
 }
 MASKED_OUT = -100.0  # the authors' value for attention between different shifted-window regions
+
+
+def size_config(size: str, where: str = "video_swin.size") -> dict[str, Any]:
+    """``embed_dim``, ``depths`` and ``num_heads`` of size ``t``, ``s`` or ``b``."""
+    key = str(size).lower()
+    if key not in VIDEO_SWIN_SIZES:
+        raise ConfigError(f"unknown Video Swin size '{size}'", where=where, hint=f"known: {', '.join(VIDEO_SWIN_SIZES)}")
+    return dict(VIDEO_SWIN_SIZES[key])
 
 
 def fitted_window(size: Triple, window: Triple, shift: Triple) -> tuple[Triple, Triple]:
@@ -128,7 +138,7 @@ class WindowAttention3D(nn.Module):
         self.relative_position_bias_table = nn.Parameter(torch.zeros(rows, num_heads))
         self.register_buffer("relative_position_index", relative_position_index(self.window_size))
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.attn_drop = attn_drop
+        self.attn_drop = nn.Dropout(attn_drop)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
@@ -139,12 +149,14 @@ class WindowAttention3D(nn.Module):
         windows = 1 if mask is None else mask.shape[0]
         qkv = self.qkv(x).view(B_ // windows, windows, N, 3, self.num_heads, C // self.num_heads)
         q, k, v = qkv.permute(3, 0, 1, 4, 2, 5)  # each (B, windows, heads, N, head_dim)
+        # explicit scores in the authors' order ((q·scale)kᵀ + bias, then + mask): a fused kernel rounds
+        # differently, and over Video-Swin-B's 24 blocks that reached 1e-4 on ReferFormer's mask logits
+        scores = (q * self.scale) @ k.transpose(-2, -1)
         index = self.relative_position_index[:N, :N].reshape(-1)
-        bias = self.relative_position_bias_table[index].view(N, N, -1).permute(2, 0, 1)  # (heads, N, N)
+        scores = scores + self.relative_position_bias_table[index].view(N, N, -1).permute(2, 0, 1)
         if mask is not None:
-            bias = bias + mask.unsqueeze(1)  # (windows, heads, N, N), broadcast over the batch
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=self.scale,
-                                             dropout_p=self.attn_drop if self.training else 0.0)
+            scores = scores + mask.unsqueeze(1).to(scores.dtype)  # (windows, 1, N, N), broadcast over the batch
+        out = self.attn_drop(scores.softmax(-1)) @ v
         return self.proj_drop(self.proj(out.transpose(2, 3).reshape(B_, N, C)))
 
 
@@ -311,11 +323,7 @@ class VideoSwinTransformer(nn.Module):
     @classmethod
     def from_size(cls, size: str, **kwargs: Any) -> VideoSwinTransformer:
         """``size`` ``t``, ``s`` or ``b`` (:data:`VIDEO_SWIN_SIZES`), other arguments as the constructor."""
-        key = str(size).lower().removeprefix("video_swin_").removeprefix("swin-")
-        if key not in VIDEO_SWIN_SIZES:
-            raise ConfigError(f"unknown Video Swin size '{size}'", where="video_swin.size",
-                              hint=f"known: {', '.join(VIDEO_SWIN_SIZES)}")
-        return cls(**{**VIDEO_SWIN_SIZES[key], **kwargs})
+        return cls(**{**size_config(size), **kwargs})
 
     def forward(self, video: torch.Tensor) -> list[torch.Tensor]:
         """(B, 3, T, H, W) → per stage (B, C_i, T, H_i, W_i), taken before the stage's patch merging."""
@@ -327,6 +335,35 @@ class VideoSwinTransformer(nn.Module):
             if i < len(self.downsamples):
                 x = self.downsamples[i](x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3)
         return outputs
+
+
+class VideoSwinBackbone(FreezableModule, VideoSwinTransformer):
+    """:class:`VideoSwinTransformer` from a model card: a size, optional Kinetics weights, optionally frozen.
+
+    Args:
+        size: ``t``, ``s`` or ``b``; explicit ``embed_dim`` / ``depths`` / ``num_heads`` override it.
+        pretrained: a local copy of the authors' Kinetics-400 release (``swin_tiny_patch244_window877_
+            kinetics400_1k.pth`` ...), mapped by :func:`kinetics_state_dict`; None: random init.
+        frozen: no gradients, always in eval mode (no dropout or stochastic depth).
+        kwargs: the other :class:`VideoSwinTransformer` arguments (``num_stages``, ``drop_path_rate`` ...).
+    """
+
+    def __init__(self, size: str = "t", pretrained: str | None = None, frozen: bool = False, **kwargs: Any):
+        super().__init__(**{**size_config(size, where="model.backbone.size"), **kwargs})
+        self.pretrained = pretrained
+        if pretrained:
+            from rvosbench.models.checkpoint import load_state_dict_into, read_checkpoint
+
+            if not Path(pretrained).expanduser().is_file():
+                raise CheckpointError(f"Video Swin weights not found: {pretrained}", where="model.backbone.pretrained",
+                                      hint="give a local copy of the authors' Kinetics-400 file, or pretrained: null")
+            state = kinetics_state_dict(read_checkpoint(Path(pretrained).expanduser()), len(self.layers))
+            load_state_dict_into(self, state, source=str(pretrained))
+        self.set_frozen(frozen)
+
+    def forward(self, video: torch.Tensor) -> list[torch.Tensor]:
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            return super().forward(video)
 
 
 def kinetics_state_dict(state: Mapping[str, torch.Tensor], num_stages: int) -> dict[str, torch.Tensor]:

@@ -36,26 +36,30 @@ def _top_level_names(root: Path) -> set[str]:
     return {p.stem for p in root.iterdir() if p.suffix == ".py" or (p.is_dir() and not p.name.startswith("."))}
 
 
-def import_official(root: Path, name: str) -> types.ModuleType:
-    """Import module ``name`` (e.g. ``models.swin_transformer``) from the checkout at ``root``.
+def import_official(root: Path, *names: str) -> types.ModuleType | tuple[types.ModuleType, ...]:
+    """Import modules ``names`` (e.g. ``models.swin_transformer``, ``misc``) from the checkout at ``root``.
 
-    Parent packages are created bare (their ``__init__`` is not executed); sibling imports inside the
-    authors' files (``from misc import …``, ``from .position_encoding import …``) resolve in ``root``.
+    All in one go, so they share the same instances of the authors' other modules. Parent packages are
+    created bare (their ``__init__`` is not executed); sibling imports inside the authors' files
+    (``from misc import …``, ``from .position_encoding import …``) resolve in ``root``.
     """
     clashing = _top_level_names(root)
     for module in [m for m in sys.modules if m.split(".")[0] in clashing]:
         del sys.modules[module]
     sys.path.insert(0, str(root))
     try:
-        parts = name.split(".")
-        for depth in range(1, len(parts)):
-            package = ".".join(parts[:depth])
-            bare = types.ModuleType(package)
-            bare.__path__ = [str(root.joinpath(*parts[:depth]))]
-            sys.modules[package] = bare
-        return importlib.import_module(name)
+        for name in names:
+            parts = name.split(".")
+            for depth in range(1, len(parts)):
+                package = ".".join(parts[:depth])
+                if package not in sys.modules:
+                    bare = types.ModuleType(package)
+                    bare.__path__ = [str(root.joinpath(*parts[:depth]))]
+                    sys.modules[package] = bare
+        modules = tuple(importlib.import_module(name) for name in names)
     finally:
         sys.path.remove(str(root))
+    return modules[0] if len(modules) == 1 else modules
 
 
 def add_noise_(module: nn.Module, seed: int, scale: float = 0.02) -> None:

@@ -56,8 +56,7 @@ def test_every_size_matches_the_authors_swin_transformer_3d(size):
 def test_mttr_wrapper_state_dict_loads_as_is_and_matches():
     """MTTR's backbone wrapper (T, stage 4 dropped): its state dict loads strictly, its outputs agree."""
     root = checkout("RVOSBENCH_OFFICIAL_MTTR")
-    backbone = import_official(root, "models.backbone")
-    misc = import_official(root, "misc")
+    backbone, misc = import_official(root, "models.backbone", "misc")
     torch.manual_seed(0)
     theirs = backbone.VideoSwinTransformerBackbone(backbone_pretrained=False, backbone_pretrained_path=None,
                                                    train_backbone=True, running_mode="eval").eval()
@@ -87,8 +86,7 @@ def test_kinetics_release_loads_as_the_authors_load_it(tmp_path):
     state["cls_head.fc_cls.weight"] = torch.randn(400, 768)
     path = tmp_path / "swin_tiny_patch244_window877_kinetics400_1k.pth"
     torch.save({"state_dict": state}, path)
-    backbone = import_official(root, "models.backbone")
-    misc = import_official(root, "misc")
+    backbone, misc = import_official(root, "models.backbone", "misc")
     theirs = backbone.VideoSwinTransformerBackbone(backbone_pretrained=True, backbone_pretrained_path=str(path),
                                                    train_backbone=True, running_mode="train").eval()
     ours = VideoSwinTransformer.from_size("t", num_stages=3).eval()
