@@ -77,7 +77,7 @@ class TrainingStage:
             done = session.ctx.broadcast(read_done(folder, train_key) if session.is_main else None)
             if done is not None:
                 session.echo(f"{label} {cell.id}: finished earlier ({done['steps']} steps, "
-                             f"{format_seconds(done['seconds'])}), skipped")
+                             f"{format_seconds(done['seconds'])}), skipped; weights {folder / done['checkpoint']}")
                 return Trained(folder / done["checkpoint"], done["checkpoint_sha256"], done["seconds"], folder=folder)
             if session.is_main:
                 atomic_write_text(folder / "config.yaml", dump_yaml({
@@ -87,7 +87,7 @@ class TrainingStage:
         session.echo(f"{label} {cell.id}: {done['steps']} steps in {format_seconds(done['seconds'])}"
                      + (f", final loss {loss:.3f}" if loss is not None else "")
                      + (f" (resumed from the checkpoint of step {done['resumed_from']})"
-                        if done.get("resumed_from") else ""))
+                        if done.get("resumed_from") else "") + f"; weights {folder / done['checkpoint']}")
         return Trained(folder / done["checkpoint"], done["checkpoint_sha256"], done["seconds"], model=probe,
                        folder=folder)
 

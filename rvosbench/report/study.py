@@ -24,7 +24,7 @@ def _cell_details(study: Study) -> list[tuple[str, dict[str, Any]]]:
         folder = Path(summary["_dir"])
         fields: dict[str, Any] = {k: summary[k] for k in ("key", "variant", "seed", "benchmark", "split", "metrics",
                                                           "cost", "metric_version", "fingerprint",
-                                                          "checkpoint_sha256", "created") if k in summary}
+                                                          "checkpoint_sha256", "source", "train_path", "created") if k in summary}
         fields["card"] = (summary.get("card") or {}).get("name")
         for name in ("timings.json", "env.json"):
             if (folder / name).is_file():
