@@ -40,7 +40,7 @@ from rvosbench.models.query_model import QueryRVOSModel
 from rvosbench.models.roberta import FeatureResizer
 from rvosbench.models.referformer.segmentation import (CrossModalFPNDecoder, VisionLanguageFusionModule,
                                                        from_sequence, to_sequence)
-from rvosbench.models.referformer.transformer import DeformableTransformer, clones, inverse_sigmoid
+from rvosbench.models.referformer.transformer import DeformableTransformer, clones
 
 NUM_FEATURE_LEVELS = 4  # three backbone levels + one extra stride-2 conv (the authors' num_feature_levels)
 INPUT_GROUPS = 32  # GroupNorm groups of the input projections
