@@ -6,7 +6,7 @@ Every number here is recomputed from the store so it can be traced back to per-s
   per-expression mean J&F), ± the sample standard deviation over seeds (ddof = 1; omitted with one seed);
 * **Δ** = variant mean − baseline mean;
 * **95% CI** = bootstrap CI over videos of the mean per-video score (per-video = mean of that video's
-  per-expression values, averaged over seeds), see :mod:`rvosbench.report.stats`;
+  per-expression values, averaged over seeds), see :mod:`rvosbench.core.stats`;
 * **†** = paired Wilcoxon signed-rank test over the same per-video scores vs the baseline, p < alpha.
 
 CI and † need a per-sample value for the metric. Dataset-level metrics without one (A2D ``oIoU``, ``mAP``)
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from rvosbench.core.errors import ConfigError, did_you_mean
-from rvosbench.report.stats import compare, per_video
+from rvosbench.core.stats import compare, per_video
 from rvosbench.report.store import Study
 from rvosbench.report.table import Cell, Column, Table, is_missing, pct, signed_pct, text_cell
 

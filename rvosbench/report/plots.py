@@ -16,8 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from rvosbench.report.ablation import slug  # noqa: E402
-from rvosbench.core.stats import paired_test  # noqa: E402
-from rvosbench.report.stats import per_video  # noqa: E402
+from rvosbench.core.stats import align, paired_test, per_video  # noqa: E402
 from rvosbench.report.store import Study  # noqa: E402
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]  # distinct per variant, so overlapping lines stay visible
@@ -83,9 +82,8 @@ def paired(study: Study, stats: pd.DataFrame, baseline: str, out_dir: Path) -> l
             continue
         fig, axes = plt.subplots(1, len(others), figsize=(3.9 * len(others), 4.0), squeeze=False)
         for ax, variant in zip(axes[0], others):
-            scores = per_video(records[records["variant"] == variant], field)
-            common = scores.index.intersection(base.index)
-            x, y = 100 * base.loc[common].to_numpy(), 100 * scores.loc[common].to_numpy()
+            y, x, _ = align(per_video(records[records["variant"] == variant], field), base)
+            x, y = 100 * x, 100 * y
             lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
             pad = 0.05 * (hi - lo) + 0.5
             ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", linestyle="--", linewidth=1)
