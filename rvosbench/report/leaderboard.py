@@ -33,7 +33,7 @@ import rvosbench  # noqa: E402
 from rvosbench.core.errors import ConfigError  # noqa: E402
 from rvosbench.report.ablation import select_benchmarks, slug  # noqa: E402
 from rvosbench.report.document import Document, Section, parse_formats, write_document  # noqa: E402
-from rvosbench.report.plots import DPI  # noqa: E402
+from rvosbench.report.palette import DPI, Palette  # noqa: E402
 from rvosbench.report.spec import load_spec  # noqa: E402
 from rvosbench.core.store import REPORTS  # noqa: E402
 from rvosbench.report.store import load_index  # noqa: E402

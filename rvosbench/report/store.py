@@ -72,6 +72,7 @@ class Study:
     records: pd.DataFrame
     cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # cell id -> index line + "_dir"
     references: pd.DataFrame | None = None  # reference predictors (source: baseline), one row per cell
+    reference_records: pd.DataFrame | None = None  # their per-sample records (variant = predictor name)
     cost: pd.DataFrame | None = None
     scaling: pd.DataFrame | None = None
     train_logs: pd.DataFrame | None = None
@@ -194,10 +195,17 @@ def load_study(study: str | Path, store: str | Path | None = None) -> Study:
     if baseline not in variants:
         raise UserError(f"the baseline variant '{baseline}' has no finished cell", where=str(plan_file),
                         hint="run the baseline's cells, or choose another baseline in the report spec")
-    references = [_summary_row(line, line["cell"]) for line in lines if line.get("source") == "baseline"]
+    references, reference_records = [], []
+    for line in (line for line in lines if line.get("source") == "baseline"):
+        row = _summary_row(line, line["cell"])
+        references.append(row)
+        if (root / line["path"] / "samples.jsonl").is_file():
+            base = {k: row[k] for k in ("variant", "seed", "benchmark", "cell")}
+            reference_records.extend(_record_rows(root / line["path"] / "samples.jsonl", base))
     return Study(path=plan_file.parent, store=root, name=name, title=str(plan.get("title") or name),
                  baseline=baseline, variants=variants, plan=plan, summaries=summary_frame, records=record_frame,
                  cells=cells, references=pd.DataFrame(references) if references else None,
+                 reference_records=pd.DataFrame(reference_records) if reference_records else None,
                  cost=_optional_jsonl(study_file(root, name, "cost.jsonl")),
                  scaling=_optional_jsonl(study_file(root, name, "scaling.jsonl")),
                  train_logs=_train_logs(root, models))
