@@ -134,6 +134,13 @@ def _record_rows(path: Path, base: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def read_records(cell_dir: Path, seed: int = 0) -> pd.DataFrame:
+    """A cell's per-sample records (``samples.jsonl``) with its ``seed``; empty when it has none."""
+    path = Path(cell_dir) / "samples.jsonl"
+    rows = _record_rows(path, {"seed": seed}) if path.is_file() else []
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["seed", "video_id"])
+
+
 def _optional_jsonl(path: Path) -> pd.DataFrame | None:
     if not path.is_file():
         return None
@@ -223,7 +230,8 @@ def load_index(store: str | Path) -> pd.DataFrame:
         row = _summary_row(entry, str(entry.get("cell") or ""))
         row.update(study=str(entry.get("study") or "?"), source=str(entry.get("source") or "trained"),
                    card=entry.get("card") if isinstance(entry.get("card"), dict) else {},
-                   created=entry.get("created"), path=str(entry.get("path") or ""))
+                   created=entry.get("created"), path=str(entry.get("path") or ""), dir=str(root / entry["path"]),
+                   partial=entry.get("partial"))
         rows.append(row)
     if not rows:
         raise UserError("the results index is empty", where=str(root / INDEX),
