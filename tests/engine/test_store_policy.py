@@ -187,6 +187,9 @@ def test_inference_only_models_have_no_training_and_are_not_called_trained(tmp_p
     assert sources == {"base": "trained", "fixed": "inference"}
     plan = yaml.safe_load((tmp_path / "runs/studies/tiny/plan.yaml").read_text())
     assert plan["inference_only"] == ["fixed-s0"] and "fixed-s0" not in [c["id"] for c in plan["cells"]]
+    assert main(["show", str(study)]) == 0
+    shown = capsys.readouterr().out
+    assert "training cells (1):" in shown and "fixed-s0" in shown and "no training: train.steps is 0" in shown
 
 
 def _alive(pid: int) -> bool:
