@@ -244,3 +244,28 @@ def test_leaderboard_shows_a_ci_and_flags_partial_data(tiny, tmp_path, capsys) -
     assert rows["tiny"][6].text == "full" and rows["tiny_limited"][6].text == "partial"
     assert "eval.limit: the first 2 of 10 samples" in rows["tiny_limited"][6].title
     assert rows["tiny"][8].text.startswith("[")  # the CI column, after the primary metric
+
+
+def test_predict_checks_the_checkpoint_sha256(tiny, tmp_path, capsys) -> None:
+    study, store = tiny
+    trained = tmp_path / "training"
+    shutil.copytree(train_path(store, "base-s0"), trained)
+    with open(trained / "last.pt", "ab") as handle:
+        handle.write(b"\0")  # the file changed after training
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    from PIL import Image
+
+    for i in range(2):
+        Image.new("RGB", (32, 24), (200, 30, 30)).save(frames / f"{i:05d}.jpg")
+    args = ["predict", str(study.parent / "models/engine_toy.yaml"), "--video", str(frames), "--text", "the red square",
+            "--out", str(tmp_path / "out"), "--plugin", str(Path(__file__).parent / "toy_plugin.py")]
+    assert main([*args, "--checkpoint", str(trained / "last.pt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "checkpoint sha256" in err and "differs from" in err and "done.json" in err
+    card = tmp_path / "models/engine_toy.yaml"  # a copy: the fixture's card stays as it is
+    card.parent.mkdir()
+    card.write_text((study.parent / "models/engine_toy.yaml").read_text().replace("card:\n", f"card:\n  checkpoint: {{path: {trained / 'last.pt'}, "
+                                                        "sha256: deadbeef}\n", 1))
+    assert main([*args[:1], str(card), *args[2:]]) == 2  # the card's own checkpoint, against its sha256
+    assert "differs from the card's checkpoint.sha256" in capsys.readouterr().err
