@@ -95,25 +95,22 @@ def test_every_reader_skips_a_torn_index_line_alike(tiny, tmp_path) -> None:
     assert any("index.jsonl:" in str(w.message) and "unreadable line" in str(w.message) for w in caught)
 
 
-def _score(store: Path, study_dir: Path, cell: str, *extra: str) -> subprocess.CompletedProcess:
+def _score(store: Path, study_dir: Path, cell: str, *extra: str) -> int:
     predictions = cell_path(store, cell) / "predictions" / "predictions.zip"
-    return subprocess.run([sys.executable, "-m", "rvosbench", "eval", "--benchmark",
-                           str(study_dir / "benchmarks/tinysynth.yaml"), "--predictions", str(predictions),
-                           "--name", "mine", "--store", str(store), "--workers", "1", *extra],
-                          capture_output=True, text=True, cwd=study_dir, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    return main(["eval", "--benchmark", str(study_dir / "benchmarks/tinysynth.yaml"), "--predictions", str(predictions),
+                 "--name", "mine", "--store", str(store), "--workers", "1", *extra])
 
 
 def test_a_name_in_the_store_is_refused_and_overwrite_replaces_it(tiny, tmp_path, capsys) -> None:
     study, store = tiny
     store = copy_store(store, tmp_path)
-    first = _score(store, study.parent, f"base-s0--{BENCH}")
-    assert first.returncode == 0, first.stderr
-    again = _score(store, study.parent, f"wide-s0--{BENCH}")
-    assert again.returncode == 2 and "Traceback" not in again.stderr
-    assert "'mine' already has a result on tinysynth/test" in again.stderr and "--overwrite" in again.stderr
-    replaced = _score(store, study.parent, f"wide-s0--{BENCH}", "--overwrite")
-    assert replaced.returncode == 0, replaced.stderr
+    assert _score(store, study.parent, f"base-s0--{BENCH}") == 0
+    capsys.readouterr()
+    assert _score(store, study.parent, f"wide-s0--{BENCH}") == 2
+    refused = capsys.readouterr().err.strip().splitlines()
+    assert len(refused) == 1 and "'mine' already has a result on tinysynth/test" in refused[0]
+    assert "--overwrite" in refused[0]
+    assert _score(store, study.parent, f"wide-s0--{BENCH}", "--overwrite") == 0
     wide = json.loads((cell_path(store, f"wide-s0--{BENCH}") / "summary.json").read_text())["metrics"]["J&F"]
     mine = [r for r in ResultStore(store).records() if r["study"] == "external"]
     assert len(mine) == 1 and mine[0]["metrics"]["J&F"] == wide  # replaced, not averaged
