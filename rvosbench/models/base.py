@@ -45,3 +45,13 @@ class RVOSModel(nn.Module):
     @torch.no_grad()
     def predict(self, frames: torch.Tensor, text: str, orig_size: tuple[int, int]) -> Prediction:
         raise NotImplementedError
+
+    def eval_forward(self, frames: torch.Tensor, text: str) -> dict[str, Any]:
+        """``forward`` on one video (T, 3, H, W) and its expression in eval mode (the mode is restored after):
+        the first step of every ``predict``."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self({"frames": frames.unsqueeze(0), "text": [text]})
+        finally:
+            self.train(was_training)

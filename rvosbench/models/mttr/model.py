@@ -190,11 +190,6 @@ class MTTR(RVOSModel):
     def predict(self, frames: torch.Tensor, text: str, orig_size: tuple[int, int],
                 query_masks: bool = True) -> Prediction:
         """One video (T, 3, H, W), unpadded, and its expression → MTTR's masks at ``orig_size``."""
-        was_training = self.training
-        self.eval()
-        try:
-            out = self({"frames": frames.unsqueeze(0), "text": [text]})
-        finally:
-            self.train(was_training)
+        out = self.eval_forward(frames, text)
         size = tuple(frames.shape[-2:])
         return postprocess(out["pred_is_referred"][0], out["pred_masks"][0], size, size, tuple(orig_size), query_masks)
