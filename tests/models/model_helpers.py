@@ -64,23 +64,3 @@ def jaccard(pred: np.ndarray, gt: np.ndarray) -> float:
     union = (pred | gt).sum((1, 2))
     return float(np.mean(np.where(union > 0, inter / np.maximum(union, 1), 1.0)))
 
-
-def write_byte_level_tokenizer(folder) -> str:
-    """A RoBERTa-style byte-level BPE tokenizer (no merges: one token per byte) in ``folder``.
-
-    roberta-base's own tokenizer files cannot be fetched here; this one gives valid ids (< 50265) with
-    RoBERTa's special tokens (<s> 0, <pad> 1, </s> 2), so models that read text through RoBERTa can run.
-    """
-    import json
-    from pathlib import Path
-
-    visible = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    hidden = [b for b in range(256) if b not in visible]
-    alphabet = [chr(b) for b in visible] + [chr(256 + i) for i in range(len(hidden))]  # GPT-2's byte map
-    vocab = {token: i for i, token in enumerate(["<s>", "<pad>", "</s>", "<unk>", *alphabet, "<mask>"])}
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
-    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "RobertaTokenizer"}), encoding="utf-8")
-    return str(folder)
