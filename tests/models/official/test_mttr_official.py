@@ -133,3 +133,30 @@ def test_outputs_and_final_masks_equal_the_authors(authors, ours, clips):
                               np.stack([f["masks"][:, 0].numpy().astype(bool) for f in frames], axis=1))
         assert max_abs_diff(torch.from_numpy(prediction.query_scores),
                             torch.stack([f["scores"] for f in frames], dim=1)) < TOLERANCE
+
+
+def test_an_authors_release_file_converts_and_drives_predict(authors, tokenizer_folder, tmp_path, capsys):
+    """The authors' model saved as their trainer saves it, through ``rvosbench convert`` and ``predict``
+    of the real card (its RoBERTa tokenizer pointed at the test one)."""
+    from PIL import Image
+
+    from rvosbench.cli.main import main as cli
+
+    release = tmp_path / "refer-youtube-vos_window-12.pth.tar"
+    torch.save({"epoch": 29, "total_epochs": 30, "model_state_dict": authors.model.state_dict()}, release)
+    tokenizer = f"text_encoder.tokenizer={tokenizer_folder}"
+    out = tmp_path / "mttr_video_swin_t.pt"
+    assert cli(["convert", "mttr_video_swin_t", str(release), "--out", str(out), "--set", tokenizer]) == 0
+    printed = capsys.readouterr().out
+    print(printed)
+    assert all(f"{kind}: none" in printed for kind in ("missing keys", "unexpected keys", "shape mismatches"))
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    generator = torch.Generator().manual_seed(13)
+    for i in range(2):
+        Image.fromarray(torch.randint(0, 256, (72, 96, 3), generator=generator, dtype=torch.uint8).numpy()).save(
+            frames / f"{i:05d}.png")
+    assert cli(["predict", "mttr_video_swin_t", "--checkpoint", str(out), "--video", str(frames), "--text",
+                SENTENCES[0], "--out", str(tmp_path / "pred"), "--set", tokenizer]) == 0
+    masks = sorted((tmp_path / "pred" / "masks").glob("*.png"))
+    assert len(masks) == 2 and Image.open(masks[0]).size == (96, 72)
