@@ -14,7 +14,7 @@ from rvosbench.models import build_model
 from rvosbench.models.mttr import MTTR
 from rvosbench.models.mttr.postprocessing import postprocess
 
-from tokenizer_fixture import write_test_tokenizer
+from model_helpers import write_byte_level_tokenizer
 
 SMALL_SWIN = {"type": "video_swin", "num_stages": 3, "embed_dim": 16, "depths": [2, 2, 2], "num_heads": [1, 2, 2],
               "window_size": [2, 4, 4], "drop_path_rate": 0.0}
@@ -26,7 +26,7 @@ SMALL_ROBERTA = {"type": "roberta", "pooler": False,
 
 @pytest.fixture(scope="module")
 def tokenizer_folder(tmp_path_factory):
-    return str(write_test_tokenizer(tmp_path_factory.mktemp("roberta-tokenizer")))
+    return write_byte_level_tokenizer(tmp_path_factory.mktemp("roberta-tokenizer"))
 
 
 @pytest.fixture(scope="module")

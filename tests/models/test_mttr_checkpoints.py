@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 from PIL import Image
-from tokenizer_fixture import write_test_tokenizer
+from model_helpers import write_byte_level_tokenizer
 
 from rvosbench.cli.main import main as cli
 from rvosbench.models import build_model, load_checkpoint
@@ -32,7 +32,7 @@ def card(tmp_path_factory) -> Path:
              "backbone": {"type": "video_swin", "num_stages": 3, "embed_dim": 16, "depths": [2, 2, 2],
                           "num_heads": [1, 2, 2], "window_size": [2, 4, 4]},
              "text_encoder": {"type": "roberta", "pooler": False,
-                              "tokenizer": str(write_test_tokenizer(root / "tokenizer", TEXT.split())),
+                              "tokenizer": write_byte_level_tokenizer(root / "tokenizer", TEXT.split()),
                               "config": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
                                          "intermediate_size": 64}}}
     card = {"name": "mttr_test", "description": "small MTTR for conversion tests",

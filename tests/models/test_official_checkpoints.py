@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from tokenizer_fixture import write_test_tokenizer
+from model_helpers import write_byte_level_tokenizer
 
 from rvosbench.cli.main import main as cli
 from rvosbench.core.errors import CheckpointError
@@ -28,7 +28,7 @@ WORDS = "the red square moving right".split()
 @pytest.fixture(scope="module")
 def tiny_card(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("card")
-    tokenizer = write_test_tokenizer(root / "tokenizer", WORDS)
+    tokenizer = write_byte_level_tokenizer(root / "tokenizer", WORDS)
     model = {"type": "referformer", "hidden_dim": 32, "num_heads": 2, "num_queries": 2, "enc_layers": 1,
              "dec_layers": 2, "ffn_dim": 32, "mask_dim": 8, "fusion_heads": 2,
              "backbone": {"type": "timm", "name": "tf_efficientnet_lite0", "out_indices": [1, 2, 3, 4],

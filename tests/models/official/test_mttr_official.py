@@ -22,7 +22,7 @@ from rvosbench.models.mttr import MTTR
 from rvosbench.models.mttr.postprocessing import postprocess
 
 from official_helpers import add_noise_, checkout, import_official, max_abs_diff
-from tokenizer_fixture import write_test_tokenizer
+from model_helpers import write_byte_level_tokenizer
 
 pytestmark = [pytest.mark.official, pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # the authors' numpy calls
 TOLERANCE = 1e-4
@@ -45,7 +45,7 @@ T = 6
 @pytest.fixture(scope="module")
 def tokenizer_folder(tmp_path_factory) -> str:
     words = sorted({word for sentence in SENTENCES for word in sentence.split()})
-    return str(write_test_tokenizer(tmp_path_factory.mktemp("tokenizer"), words))
+    return write_byte_level_tokenizer(tmp_path_factory.mktemp("tokenizer"), words)
 
 
 @pytest.fixture(scope="module")

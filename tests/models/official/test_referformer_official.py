@@ -14,7 +14,7 @@ import pytest
 import torch
 from official_helpers import add_noise_, checkout, max_abs_diff
 from referformer_oracle import build_official_referformer, official_video_prediction
-from tokenizer_fixture import write_test_tokenizer
+from model_helpers import write_byte_level_tokenizer
 
 from rvosbench.cli.main import main as cli
 from rvosbench.core.plan import load_card
@@ -33,7 +33,7 @@ CASES = {  # card: (authors' --backbone, clips (B, T, H, W))
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
-    return write_test_tokenizer(tmp_path_factory.mktemp("tokenizer"), " ".join(SENTENCES).split())
+    return write_byte_level_tokenizer(tmp_path_factory.mktemp("tokenizer"), " ".join(SENTENCES).split())
 
 
 def ours_for(card: str, tokenizer) -> torch.nn.Module:
