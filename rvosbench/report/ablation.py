@@ -55,7 +55,7 @@ def select_variants(study: Study, spec: dict[str, Any]) -> tuple[list[str], str]
     variants = spec.get("variants") or study.variants
     for name in variants:
         if name not in study.variants:
-            raise ConfigError(f"variant '{name}' has no finished cell in {study.path}", where="report spec (variants)",
+            raise ConfigError(f"variant '{name}' has no finished cell in study {study.name} ({study.store})", where="report spec (variants)",
                               hint=did_you_mean(name, study.variants))
     baseline = spec.get("baseline") or study.baseline
     if baseline not in study.variants:

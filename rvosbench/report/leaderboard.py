@@ -2,7 +2,9 @@
 
 Rules (also in docs/reports.md):
 
-* Index lines with the same ``key`` count once (the first, as the engine's reader does).
+* The index is read by the store's policy (:func:`rvosbench.core.store.read_bindings`): one row per
+  (study, cell), the latest result of each, so a result is never averaged with the one it replaced and
+  a cell is never counted twice. A cell shared by two studies is a row of each.
 * Seeds of one study are averaged first (a study's result is its mean over seeds, as in the ablation
   table); the best *study* per (source, model, variant, benchmark) is then kept, ranked by the
   benchmark's primary metric (the first of the spec's ``metrics`` it reports). Picking the best single
@@ -33,10 +35,9 @@ from rvosbench.report.ablation import select_benchmarks, slug  # noqa: E402
 from rvosbench.report.document import Document, Section, parse_formats, write_document  # noqa: E402
 from rvosbench.report.plots import DPI  # noqa: E402
 from rvosbench.report.spec import load_spec  # noqa: E402
+from rvosbench.core.store import REPORTS  # noqa: E402
 from rvosbench.report.store import load_index  # noqa: E402
 from rvosbench.report.table import Cell, Column, Table, is_missing, pct, signed_pct, text_cell  # noqa: E402
-
-DEFAULT_OUT = Path("reports", "out", "leaderboard")
 
 
 # ------------------------------------------------------------------------------------ published numbers
@@ -107,7 +108,6 @@ def _select(frame: pd.DataFrame, column: str, patterns: list[str] | None) -> pd.
 
 def leaderboard_rows(index: pd.DataFrame, spec: dict[str, Any], benchmark_filter: str | None = None) -> pd.DataFrame:
     """One row per (source, model, variant, benchmark): the best study's seed-averaged metrics."""
-    index = index[index["key"].isna() | ~index["key"].duplicated(keep="first")]
     if not spec.get("external", True):
         index = index[index["source"] != "external"]
     index = _select(index, "study", spec.get("studies"))
@@ -264,7 +264,7 @@ def write_leaderboard(store: str | Path = "runs", out_dir: Path | None = None,
     """Build and write the leaderboard; returns the document (for printing) and the files written."""
     resolved = load_spec(spec, "leaderboard")
     names = parse_formats(formats if formats is not None else resolved["formats"])
-    out_dir = Path(out_dir) if out_dir is not None else DEFAULT_OUT
+    out_dir = Path(out_dir) if out_dir is not None else Path(store) / REPORTS / "leaderboard"
     document = build_leaderboard(store, resolved, out_dir, benchmark)
     plot_files = [p for section in document.sections for p in section.plots]
     return document, write_document(document, out_dir, names) + plot_files

@@ -233,7 +233,7 @@ def _strip_uids(study: Study, variants: list[str], baseline: str, benchmark: str
         rows = cells[cells["variant"] == variant]
         if rows.empty:
             return []
-        strips = study.path / "cells" / rows.iloc[0]["cell"] / "strips"
+        strips = study.cell_dir(rows.iloc[0]["cell"]) / "strips"
         for npz in sorted(strips.glob("*.npz")) if strips.is_dir() else []:
             files.setdefault(npz.stem.replace("__", "/", 1), {})[variant] = npz
     shared = [uid for uid, found in files.items() if len(found) == len(variants)]
