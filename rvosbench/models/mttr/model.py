@@ -121,15 +121,9 @@ class MTTR(RVOSModel):
             prefixes.append("transformer.text_encoder.")
         return prefixes
 
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        """As :meth:`RVOSModel.param_groups`, with the text encoder where MTTR keeps it (in ``transformer``)."""
-        groups: dict[str, list[nn.Parameter]] = {"backbone": [], "text_encoder": [], "rest": []}
-        for name, param in self.named_parameters():
-            if param.requires_grad:
-                group = ("backbone" if name.startswith("backbone.") else
-                         "text_encoder" if name.startswith("transformer.text_encoder.") else "rest")
-                groups[group].append(param)
-        return groups
+    def param_group(self, name: str) -> str:
+        """As :meth:`RVOSModel.param_group`, with the text encoder where MTTR keeps it (in ``transformer``)."""
+        return "text_encoder" if name.startswith("transformer.text_encoder.") else super().param_group(name)
 
     def idle_parameters(self) -> list[str]:
         """Trainable parameters that a freshly built MTTR gives no gradient, by the authors' design.
