@@ -21,20 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rvosbench.models.position_encoding import sine_2d
+from rvosbench.models.referformer.model import FeatureResizer  # the same module in both authors' code
 from rvosbench.models.text_encoders import build_text_encoder
-
-
-class FeatureResizer(nn.Module):
-    """Linear → LayerNorm (eps 1e-12) → dropout: text features to the transformer's width."""
-
-    def __init__(self, in_dim: int, out_dim: int, dropout: float):
-        super().__init__()
-        self.fc = nn.Linear(in_dim, out_dim)
-        self.layer_norm = nn.LayerNorm(out_dim, eps=1e-12)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.layer_norm(self.fc(x)))
 
 
 #: MTTR's text encoder: RoBERTa-base (weights from the checkpoint), its pooler removed, frozen
