@@ -40,7 +40,7 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,10 +91,12 @@ def now() -> str:
 def summary_record(*, key: str, study: str, variant: str, seed: int | None, benchmark: Mapping[str, Any],
                    metrics: Mapping[str, float], metric_version: str, fingerprint: str, source: str,
                    model: Any = None, card: Mapping[str, Any] | None = None, checkpoint_sha256: str | None = None,
-                   cost: Mapping[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+                   cost: Mapping[str, Any] | None = None, partial: Sequence[str] = (), **extra: Any) -> dict[str, Any]:
     """The one builder of ``summary.json`` (trained and inference cells, baselines, external predictions).
 
     ``benchmark`` is the resolved benchmark config (``name``, ``split``, ``protocol`` when known).
+    ``partial`` says why the numbers cover only part of the dataset (``eval.limit``, a copy whose counts
+    differ from the released dataset's); empty when they cover all of it. The leaderboard flags it.
     ``study``, ``variant`` and ``seed`` name the study that computed the cell; a study that shares it
     binds it under its own names in the index.
     """
@@ -106,7 +108,8 @@ def summary_record(*, key: str, study: str, variant: str, seed: int | None, benc
             **({"protocol": benchmark["protocol"]} if benchmark.get("protocol") else {}),
             "metrics": {k: float(v) for k, v in metrics.items()}, "metric_version": str(metric_version),
             "fingerprint": fingerprint, "checkpoint_sha256": checkpoint_sha256,
-            "cost": dict(cost) if cost is not None else None, "source": source, **extra, "created": now()}
+            "cost": dict(cost) if cost is not None else None, "source": source, "partial": list(partial), **extra,
+            "created": now()}
 
 
 def index_record(summary: Mapping[str, Any], *, study: str, cell: str, variant: str, seed: int | None,

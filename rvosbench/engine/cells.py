@@ -24,7 +24,7 @@ from rvosbench.core.store import portable, store_key, summary_record
 from rvosbench.engine.cost import count_params, peak_memory_mb, reset_peak_memory, scaling_points, window_flops
 from rvosbench.engine.evaluation import EvalResult, ModelPredictor, run_evaluation
 from rvosbench.engine.provenance import environment
-from rvosbench.engine.session import RunSession, eval_transform, format_seconds, metric_line
+from rvosbench.engine.session import RunSession, eval_transform, format_seconds, metric_line, partial_notes
 from rvosbench.engine.settings import EvalSettings
 from rvosbench.engine.training import Trained
 
@@ -104,7 +104,8 @@ class EvaluationStage:
                 benchmark={**cell.config["benchmark"], "protocol": bench.protocol}, metrics=result.metrics,
                 metric_version=metric_version, fingerprint=fingerprint, source=trained.source,
                 model=cell.config["model"], card=cell.config.get("card"),
-                checkpoint_sha256=trained.checkpoint_sha256, cost=cost)
+                checkpoint_sha256=trained.checkpoint_sha256, cost=cost,
+                partial=partial_notes(bench, settings.limit, session.notes(cell.config["benchmark"])))
             result.timings = {"train_s": trained.train_seconds, **result.timings}
             files = cell_files(result, **{"config.yaml": dump_yaml({"key": key, "cell": cell.id,
                                                                     **portable(cell.config)})},

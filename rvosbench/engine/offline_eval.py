@@ -50,6 +50,7 @@ from rvosbench.core.types import Prediction, Sample
 from rvosbench.core.atomic import atomic_write_text, jsonl_text
 from rvosbench.core.store import ResultStore, store_key, summary_record
 from rvosbench.engine.provenance import environment
+from rvosbench.engine.session import partial_notes, with_data_notes
 from rvosbench.metrics.a2d import image_id, top_detection
 from rvosbench.metrics.common import annotated_indices
 
@@ -333,6 +334,13 @@ def validate_only(bench: Any, config: Mapping[str, Any], predictions: Path) -> i
     return validate_submission(predictions, bench.sample_list(), layout)
 
 
+def _validated(config: Mapping[str, Any]) -> Any:
+    bench = build(config)
+    bench.validate()
+    bench.sample_list()
+    return bench
+
+
 def external_cell_id(name: str, benchmark: str, split: str) -> str:
     """The cell id ``rvosbench eval --name`` binds a result to in the store's ``external`` study."""
     return f"{name}--{benchmark}-{split}".replace("/", "-")
@@ -363,8 +371,7 @@ def run_offline_eval(spec: str, predictions: str | Path, *, name: str | None = N
     if result_store is not None:
         check_name_free(result_store, name, bench_name, split_name, overwrite)
     predictions = Path(predictions)
-    bench = build(config)
-    bench.validate()
+    bench, notes = with_data_notes(lambda: _validated(config))
     if not bench.ground_truth:
         count = validate_only(bench, config, predictions)
         return OfflineResult(bench_name, split_name, {}, [], {}, None, None, tuple(bench.metrics), validated_only=count)
@@ -377,6 +384,7 @@ def run_offline_eval(spec: str, predictions: str | Path, *, name: str | None = N
                              benchmark={**config, "protocol": bench.protocol}, metrics=output["metrics"],
                              metric_version=evaluator_version, fingerprint=bench.fingerprint(), source="external",
                              model=label, cost={"params": None, "flops": None, "latency_ms": None},
+                             partial=partial_notes(bench, None, notes),
                              predictions=str(predictions.resolve()))
     files = {"samples.jsonl": jsonl_text(output["records"]),
              "tables.json": json.dumps(output.get("tables", {}), indent=2, default=str),

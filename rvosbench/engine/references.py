@@ -15,7 +15,7 @@ from rvosbench.core.store import store_key, summary_record
 from rvosbench.engine import baselines as predictors
 from rvosbench.engine.cells import cell_files
 from rvosbench.engine.evaluation import Predictor, run_evaluation
-from rvosbench.engine.session import RunSession, metric_line
+from rvosbench.engine.session import RunSession, metric_line, partial_notes
 from rvosbench.engine.settings import EvalSettings
 
 
@@ -62,7 +62,8 @@ def _score(session: RunSession, plan: Plan, name: str, predictor: Predictor, ben
                 return None
             summary = summary_record(key=key, study=plan.name, variant=name, seed=None,
                                      benchmark={**config, "protocol": bench.protocol}, metrics=result.metrics,
-                                     metric_version=metric_version, fingerprint=fingerprint, source="baseline")
+                                     metric_version=metric_version, fingerprint=fingerprint, source="baseline",
+                                     partial=partial_notes(bench, settings.limit, session.notes(config)))
             session.store.publish(summary, cell_files(result, env=False))
             session.echo(f"[baseline] {name} on {display}: {metric_line(result.metrics, bench.metrics[:3])}")
         if session.is_main:

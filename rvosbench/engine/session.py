@@ -6,6 +6,7 @@ holds the locks, writes the store and prints. The other ranks only compute.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,28 @@ def input_config(card: Mapping[str, Any], *overrides: Mapping[str, Any]) -> dict
     for override in overrides:
         config = deep_merge(config, override or {})
     return config
+
+
+def with_data_notes(action: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """Run ``action`` (building or reading a benchmark) and return its result with the loaders' notes that
+    the data is not the released dataset (:class:`~rvosbench.data.base.DatasetCountWarning`); every
+    warning is still shown as usual."""
+    from rvosbench.data.base import DatasetCountWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = action()
+    notes = [str(w.message) for w in caught if issubclass(w.category, DatasetCountWarning)]
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result, notes
+
+
+def partial_notes(bench: Any, limit: int | None, notes: Sequence[str]) -> list[str]:
+    """Why a score covers only part of ``bench``: its loader's notes, and ``eval.limit`` when it cuts."""
+    total = len(bench.sample_list())
+    cut = [f"eval.limit: the first {limit} of {total} samples"] if limit and limit < total else []
+    return [*notes, *cut]
 
 
 def eval_transform(card: Mapping[str, Any], settings: EvalSettings) -> Callable:
@@ -72,6 +95,7 @@ class RunSession:
         self.ctx = ctx or init_distributed()
         self._echo = echo or tqdm.write
         self._benchmarks: dict[str, Any] = {}
+        self.data_notes: dict[str, list[str]] = {}
 
     @property
     def is_main(self) -> bool:
@@ -87,12 +111,20 @@ class RunSession:
 
         cache_key = stable_hash(dict(config))
         if cache_key not in self._benchmarks:
-            bench = build_benchmark(dict(config))
-            if self.ctx.is_main:  # validates (and generates synth) once, before other ranks read it
-                bench.sample_list()
+            def build() -> Any:
+                bench = build_benchmark(dict(config))
+                if self.ctx.is_main:  # validates (and generates synth) once, before other ranks read it
+                    bench.sample_list()
+                return bench
+
+            bench, self.data_notes[cache_key] = with_data_notes(build)
             self.ctx.barrier()
             self._benchmarks[cache_key] = bench
         return self._benchmarks[cache_key]
+
+    def notes(self, config: Mapping[str, Any]) -> list[str]:
+        """The data notes recorded when the benchmark of ``config`` was built (see :func:`with_data_notes`)."""
+        return self.data_notes.get(stable_hash(dict(config)), [])
 
     @staticmethod
     def protocol(bench: Any) -> tuple[Any, str]:

@@ -72,6 +72,7 @@ class Study:
     records: pd.DataFrame
     cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # cell id -> index line + "_dir"
     references: pd.DataFrame | None = None  # reference predictors (source: baseline), one row per cell
+    reference_records: pd.DataFrame | None = None  # their per-sample records (variant = predictor name)
     cost: pd.DataFrame | None = None
     scaling: pd.DataFrame | None = None
     train_logs: pd.DataFrame | None = None
@@ -131,6 +132,13 @@ def _record_rows(path: Path, base: dict[str, Any]) -> list[dict[str, Any]]:
         row["tags"] = tuple(record.get("tags") or ())
         rows.append(row)
     return rows
+
+
+def read_records(cell_dir: Path, seed: int = 0) -> pd.DataFrame:
+    """A cell's per-sample records (``samples.jsonl``) with its ``seed``; empty when it has none."""
+    path = Path(cell_dir) / "samples.jsonl"
+    rows = _record_rows(path, {"seed": seed}) if path.is_file() else []
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["seed", "video_id"])
 
 
 def _optional_jsonl(path: Path) -> pd.DataFrame | None:
@@ -194,10 +202,17 @@ def load_study(study: str | Path, store: str | Path | None = None) -> Study:
     if baseline not in variants:
         raise UserError(f"the baseline variant '{baseline}' has no finished cell", where=str(plan_file),
                         hint="run the baseline's cells, or choose another baseline in the report spec")
-    references = [_summary_row(line, line["cell"]) for line in lines if line.get("source") == "baseline"]
+    references, reference_records = [], []
+    for line in (line for line in lines if line.get("source") == "baseline"):
+        row = _summary_row(line, line["cell"])
+        references.append(row)
+        if (root / line["path"] / "samples.jsonl").is_file():
+            base = {k: row[k] for k in ("variant", "seed", "benchmark", "cell")}
+            reference_records.extend(_record_rows(root / line["path"] / "samples.jsonl", base))
     return Study(path=plan_file.parent, store=root, name=name, title=str(plan.get("title") or name),
                  baseline=baseline, variants=variants, plan=plan, summaries=summary_frame, records=record_frame,
                  cells=cells, references=pd.DataFrame(references) if references else None,
+                 reference_records=pd.DataFrame(reference_records) if reference_records else None,
                  cost=_optional_jsonl(study_file(root, name, "cost.jsonl")),
                  scaling=_optional_jsonl(study_file(root, name, "scaling.jsonl")),
                  train_logs=_train_logs(root, models))
@@ -215,7 +230,8 @@ def load_index(store: str | Path) -> pd.DataFrame:
         row = _summary_row(entry, str(entry.get("cell") or ""))
         row.update(study=str(entry.get("study") or "?"), source=str(entry.get("source") or "trained"),
                    card=entry.get("card") if isinstance(entry.get("card"), dict) else {},
-                   created=entry.get("created"), path=str(entry.get("path") or ""))
+                   created=entry.get("created"), path=str(entry.get("path") or ""), dir=str(root / entry["path"]),
+                   partial=entry.get("partial"))
         rows.append(row)
     if not rows:
         raise UserError("the results index is empty", where=str(root / INDEX),

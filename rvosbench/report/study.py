@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import rvosbench
-from rvosbench.report import plots
+from rvosbench.report import plots, strips
 from rvosbench.report.ablation import (ablation_stats, ablation_table, breakdown_tables, cost_frame,
-                                       reference_table, slug)
+                                       reference_table, slug, type_breakdown)
 from rvosbench.report.document import Document, Section, parse_formats, write_document
 from rvosbench.report.spec import load_spec
 from rvosbench.core.store import REPORTS
@@ -53,13 +53,14 @@ def build_study_document(study: Study, spec: dict[str, Any], out_dir: Path) -> D
     ablation.plots += plots.paired(study, stats, baseline, out_dir) if "paired" in wanted else []
     sections = [ablation]
     breakdowns = breakdown_tables(study, stats, spec)
-    if breakdowns:
-        sections.append(Section("Breakdown", tables=breakdowns))
+    drawn = plots.types(study, type_breakdown(study, stats), out_dir) if "types" in wanted else []
+    if breakdowns or drawn:
+        sections.append(Section("Breakdown", tables=breakdowns, plots=drawn))
     optional = [
         ("Accuracy vs cost", "pareto", lambda: plots.pareto(study, stats, cost, out_dir)),
         ("Training curves", "curves", lambda: plots.curves(study, out_dir)),
         ("Scaling with the number of frames", "scaling", lambda: plots.scaling(study, out_dir)),
-        ("Qualitative examples", "strips", lambda: plots.strips(study, stats, baseline, out_dir,
+        ("Qualitative examples", "strips", lambda: strips.strips(study, stats, baseline, out_dir,
                                                                **(spec.get("strips") or {}))),
     ]
     for heading, name, draw in optional:

@@ -187,6 +187,9 @@ def test_inference_only_models_have_no_training_and_are_not_called_trained(tmp_p
     assert sources == {"base": "trained", "fixed": "inference"}
     plan = yaml.safe_load((tmp_path / "runs/studies/tiny/plan.yaml").read_text())
     assert plan["inference_only"] == ["fixed-s0"] and "fixed-s0" not in [c["id"] for c in plan["cells"]]
+    assert main(["show", str(study)]) == 0
+    shown = capsys.readouterr().out
+    assert "training cells (1):" in shown and "fixed-s0" in shown and "no training: train.steps is 0" in shown
 
 
 def _alive(pid: int) -> bool:
@@ -219,3 +222,25 @@ def test_jobs_die_with_their_parent(tmp_path) -> None:
         time.sleep(0.2)
     assert not any(map(_alive, children)), "a job outlived the process that started it"
     assert not train_path(tmp_path / "runs", "base-s0").joinpath("done.json").exists()
+
+
+def test_leaderboard_shows_a_ci_and_flags_partial_data(tiny, tmp_path, capsys) -> None:
+    study, store = tiny
+    store = copy_store(store, tmp_path)
+    limited = study.with_name("tiny_limited.yaml")
+    limited.write_text(study.read_text().replace("name: tiny", "name: tiny_limited")
+                       .replace("eval: {", "eval: {limit: 2, "))
+    assert run(limited, store, "--no-report") == 0
+    assert "finished earlier" in capsys.readouterr().out  # the trainings of `tiny` are reused
+    from rvosbench.report import write_leaderboard
+
+    rows = {}
+    for name in ("tiny", "tiny_limited"):  # the board keeps one study per model: ask for each
+        document, _ = write_leaderboard(store, tmp_path / name, {"studies": [name]}, formats="csv")
+        table = document.tables[0]
+        rows[name] = next(row for row in table.rows if row[2].text == "base")
+        frame = table.data[(table.data["metric"] == "J&F") & (table.data["variant"] == "base")].iloc[0]
+        assert 0 <= frame["ci_low"] <= frame["reproduced"] <= frame["ci_high"] <= 1
+    assert rows["tiny"][6].text == "full" and rows["tiny_limited"][6].text == "partial"
+    assert "eval.limit: the first 2 of 10 samples" in rows["tiny_limited"][6].title
+    assert rows["tiny"][8].text.startswith("[")  # the CI column, after the primary metric
