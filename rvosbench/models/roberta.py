@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 import rvosbench  # noqa: F401  (torchvision import fix before transformers loads)
 from rvosbench.core.errors import CheckpointError, ConfigError
@@ -110,3 +111,18 @@ class RobertaTextEncoder(FreezableModule):
         words = encoded.last_hidden_state
         sentence = encoded.pooler_output if encoded.pooler_output is not None else words[:, 0]
         return TextFeatures(words=words, pad_mask=tokens["attention_mask"].ne(1), sentence=sentence)
+
+
+class FeatureResizer(nn.Module):
+    """Linear + LayerNorm (eps 1e-12, BERT's) + dropout: RoBERTa's 768-d features to a model's width, as
+    ReferFormer and MTTR both project them (attribute names ``fc``, ``layer_norm`` as theirs)."""
+
+    def __init__(self, input_feat_size: int, output_feat_size: int, dropout: float = 0.1):
+        super().__init__()
+        self.fc = nn.Linear(input_feat_size, output_feat_size)
+        self.layer_norm = nn.LayerNorm(output_feat_size, eps=1e-12)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.layer_norm(self.fc(x)))
+

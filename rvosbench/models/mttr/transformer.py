@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rvosbench.models.position_encoding import sine_2d
-from rvosbench.models.referformer.model import FeatureResizer  # the same module in both authors' code
+from rvosbench.models.roberta import FeatureResizer  # the same module in both authors' code
 from rvosbench.models.text_encoders import build_text_encoder
 
 

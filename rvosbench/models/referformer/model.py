@@ -37,27 +37,15 @@ from rvosbench.core.registry import MODELS
 from rvosbench.models.layers import MLP
 from rvosbench.models.position_encoding import sine_1d, sine_2d_like
 from rvosbench.models.query_model import QueryRVOSModel
+from rvosbench.models.roberta import FeatureResizer
 from rvosbench.models.referformer.segmentation import (CrossModalFPNDecoder, VisionLanguageFusionModule,
                                                        from_sequence, to_sequence)
-from rvosbench.models.referformer.transformer import DeformableTransformer, clones, inverse_sigmoid
+from rvosbench.models.referformer.transformer import DeformableTransformer, clones
 
 NUM_FEATURE_LEVELS = 4  # three backbone levels + one extra stride-2 conv (the authors' num_feature_levels)
 INPUT_GROUPS = 32  # GroupNorm groups of the input projections
 PRIOR = 0.01  # focal-loss prior of the class heads' bias
 FUSION_HEADS = 8  # heads of the early fusion (fixed by the authors, independent of nheads)
-
-
-class FeatureResizer(nn.Module):
-    """Linear + LayerNorm (eps 1e-12, BERT's) + dropout: text features to the model's width."""
-
-    def __init__(self, input_feat_size: int, output_feat_size: int, dropout: float = 0.1):
-        super().__init__()
-        self.fc = nn.Linear(input_feat_size, output_feat_size)
-        self.layer_norm = nn.LayerNorm(output_feat_size, eps=1e-12)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.layer_norm(self.fc(x)))
 
 
 def dynamic_weight_sizes(in_channels: int, channels: int, layers: int) -> tuple[list[int], list[int]]:
