@@ -1,11 +1,19 @@
 """The one place where frames and masks are resized, normalised and augmented.
 
-Model cards state their input in ``card.input``: ``{num_frames, short_side, max_size, mean, std}``.
-Training and evaluation read the same :class:`InputSpec`, so a card that changes its resolution changes
-both. Choices (ReferFormer's recipe where the paper is silent, paper.md §7):
+Model cards state their input in ``card.input``: ``{num_frames, short_side, max_size, mean, std,
+resample}``. Training and evaluation read the same :class:`InputSpec`, so a card that changes its
+resolution changes both. Choices (ReferFormer's recipe where the paper is silent, paper.md §7):
 
 * resize so the short side is ``short_side`` unless the long side would exceed ``max_size`` (then the long
-  side is ``max_size``), bilinear with antialiasing for frames, nearest for masks;
+  side is ``max_size``), with DETR's rounding (``get_size_with_aspect_ratio``, which ReferFormer and MTTR
+  use; without ``max_size`` it is also torchvision's ``Resize(short_side)``); nearest for masks;
+* frames are resampled bilinearly with antialiasing, in one of two ways (``resample``):
+  ``torch_antialias`` (default) resizes the float frames with ``F.interpolate(antialias=True)``;
+  ``pil_bilinear`` resizes the 8-bit frames with PIL's bilinear filter before converting them to float,
+  which is what the ReferFormer and MTTR authors' evaluation does (torchvision ``Resize`` on PIL images,
+  then ``ToTensor``): PIL works in 8 bits (rounding after each of its two passes), so the two differ
+  by up to about one grey level, and a card whose model must give its authors' outputs sets
+  ``pil_bilinear`` (docs/rivals.md, "Inputs");
 * normalise with the card's mean/std (given in [0, 1] units, or in [0, 255] units when any value is > 1);
 * training: random short side from ``scales``, horizontal flip that also swaps the words "left" and
   "right" in the expression (ReferFormer and MTTR do the same, or the flip would make "the dog on the
@@ -22,11 +30,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from rvosbench.core.errors import ConfigError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: ``input.resample`` values: float ``F.interpolate`` (default) or the 8-bit PIL filter of the authors' code
+RESAMPLERS = ("torch_antialias", "pil_bilinear")
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,7 @@ class InputSpec:
     max_size: int | None = 640
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    resample: str = RESAMPLERS[0]
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | InputSpec | None) -> InputSpec:
@@ -62,6 +74,9 @@ class InputSpec:
                 if len(values[key]) != 3:
                     raise ConfigError(f"input.{key} needs 3 values (R, G, B), got {len(values[key])}",
                                       where=f"card.input.{key}")
+        if values.get("resample", RESAMPLERS[0]) not in RESAMPLERS:
+            raise ConfigError(f"unknown input.resample {values['resample']!r}", where="card.input.resample",
+                              hint=f"choose one of: {', '.join(RESAMPLERS)}")
         spec = cls(**values)
         if spec.short_side <= 0 or (spec.max_size is not None and spec.max_size < spec.short_side):
             raise ConfigError(f"input short_side={spec.short_side} / max_size={spec.max_size} are inconsistent",
@@ -97,9 +112,32 @@ def to_float_frames(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 def resize_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """float (T, 3, H, W) → (T, 3, *size), bilinear with antialiasing, in float (``torch_antialias``)."""
     if tuple(frames.shape[-2:]) == tuple(size):
         return frames
     return F.interpolate(frames, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+def pil_resize_frames(frames: np.ndarray | torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """uint8 (T, H, W, 3) → uint8 (T, *size, 3) through ``PIL.Image.resize(BILINEAR)`` (``pil_bilinear``).
+
+    The call torchvision's ``F.resize`` makes on a PIL image (``img.resize((w, h), Image.BILINEAR)``), and
+    like it a no-op when the size does not change.
+    """
+    array = frames.numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
+    if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3:
+        raise ValueError(f"pil_bilinear resizes uint8 (T, H, W, 3) frames, got {array.dtype} {array.shape}")
+    if tuple(array.shape[1:3]) == tuple(size):
+        return array
+    height, width = size
+    return np.stack([np.asarray(Image.fromarray(frame).resize((width, height), Image.BILINEAR)) for frame in array])
+
+
+def resized_float_frames(frames: np.ndarray | torch.Tensor, size: tuple[int, int], resample: str) -> torch.Tensor:
+    """uint8 (T, H, W, 3) → float (T, 3, *size) in [0, 1], resampled as ``input.resample`` says."""
+    if resample == "pil_bilinear":
+        return to_float_frames(pil_resize_frames(frames, size))
+    return resize_frames(to_float_frames(frames), size)
 
 
 def resize_masks(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -147,9 +185,8 @@ class EvalTransform:
         return resized_size(height, width, self.spec.short_side, self.spec.max_size)
 
     def __call__(self, frames: np.ndarray) -> torch.Tensor:
-        tensor = to_float_frames(frames)
-        tensor = resize_frames(tensor, self.output_size(*tensor.shape[-2:]))
-        return normalize(tensor, self.spec)
+        size = self.output_size(*frames.shape[1:3])
+        return normalize(resized_float_frames(frames, size, self.spec.resample), self.spec)
 
 
 def eval_transform(input_cfg: Mapping[str, Any] | InputSpec | None) -> EvalTransform:
@@ -180,11 +217,11 @@ class TrainTransform:
 
     def __call__(self, frames: np.ndarray, masks: np.ndarray, text: str,
                  rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, str]:
-        tensor = to_float_frames(frames)
         mask_tensor = torch.as_tensor(np.ascontiguousarray(masks), dtype=torch.bool)
         short = self._scales[int(rng.integers(len(self._scales)))]
-        size = resized_size(*tensor.shape[-2:], short, self.spec.max_size)
-        tensor, mask_tensor = resize_frames(tensor, size), resize_masks(mask_tensor, size)
+        size = resized_size(*frames.shape[1:3], short, self.spec.max_size)
+        tensor = resized_float_frames(frames, size, self.spec.resample)
+        mask_tensor = resize_masks(mask_tensor, size)
         if self.flip and rng.random() < self.flip:
             tensor, mask_tensor, text = tensor.flip(-1), mask_tensor.flip(-1), swap_left_right(text)
         if self.brightness or self.contrast:
