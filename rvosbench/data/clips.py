@@ -122,10 +122,19 @@ def collate(items: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, 
 
 @dataclass
 class VideoWindow:
-    """Consecutive frames of one video, transformed for a model: ``frames`` float (t, 3, h, w)."""
+    """Frames of one video, transformed for a model: ``frames`` float (t, 3, h, w) of video frames ``indices``.
+
+    ``target``: the position in the window of the one frame the window is predicted for (centred
+    windows), or None when every frame's prediction is kept.
+    """
 
     indices: list[int]
     frames: torch.Tensor
+    target: int | None = None
+
+
+#: how evaluation cuts a video into model inputs (``eval.clips``): :func:`video_windows` or :func:`centred_windows`
+EVAL_CLIPS = ("consecutive", "centred")
 
 
 def video_windows(sample: Sample, transform: EvalTransform, window: int | None = None) -> Iterator[VideoWindow]:
@@ -138,3 +147,25 @@ def video_windows(sample: Sample, transform: EvalTransform, window: int | None =
     for start in range(0, sample.num_frames, size):
         indices = list(range(start, min(start + size, sample.num_frames)))
         yield VideoWindow(indices, transform(sample.frames(indices)))
+
+
+def centred_indices(frame: int, length: int, window: int) -> list[int]:
+    """Video frames of the window centred on ``frame``: ``frame - window // 2`` up to ``frame + (window + 1) // 2``
+    (exclusive), indices before the first or after the last frame replaced by that frame."""
+    return [min(max(i, 0), length - 1) for i in range(frame - window // 2, frame + (window + 1) // 2)]
+
+
+def centred_windows(sample: Sample, transform: EvalTransform, window: int) -> Iterator[VideoWindow]:
+    """One window of ``window`` frames per annotated frame, centred on it (``target = window // 2``).
+
+    MTTR's A2D-Sentences and JHMDB-Sentences evaluation (read for facts only: ``datasets/a2d_sentences/
+    a2d_sentences_dataset.py`` and ``datasets/jhmdb_sentences/jhmdb_sentences_dataset.py``, ``-ws 10``):
+    each annotated frame is predicted from the frames around it, the frame itself at position
+    ``window // 2``, missing neighbours at the video's ends repeated from its first or last frame.
+    """
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    for frame, annotated in enumerate(sample.annotated):
+        if annotated:
+            indices = centred_indices(frame, sample.num_frames, window)
+            yield VideoWindow(indices, transform(sample.frames(indices)), target=window // 2)

@@ -80,7 +80,8 @@ class EvaluationStage:
                 return found, False
             model = self._model(cell, trained)
             transform = eval_transform(cell.config.get("card") or {}, settings)
-            predictor = ModelPredictor(model, transform, settings.window, session.ctx.device, settings.threshold)
+            predictor = ModelPredictor(model, transform, settings.window, session.ctx.device, settings.threshold,
+                                       clips=settings.clips)
             samples = bench.sample_list()[: settings.limit] if settings.limit else bench.sample_list()
             reset_peak_memory(session.ctx.device)
             writer = self._prediction_writer(cell_dir, bench) if settings.save_predictions and session.is_main else None

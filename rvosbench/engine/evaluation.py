@@ -4,6 +4,10 @@
   consecutive windows, each predicted on its own and concatenated (ReferFormer feeds whole videos; on
   long Ref-YouTube-VOS/MeViS videos that does not fit in memory). Each window picks its own best proxy
   slot, so the referred object can be re-identified per window.
+* **Centred windows** (``eval.clips: centred``): instead, one window of ``eval.window`` frames centred
+  on each annotated frame, of which only that frame's prediction is kept (MTTR's A2D/JHMDB-Sentences
+  protocol, :func:`rvosbench.data.clips.centred_windows`); frames nobody annotated get empty masks and
+  zero scores, which no protocol reads.
 * **Post-processing** is the model's ``predict`` contract (logits upsampled to the original size,
   thresholded); ``eval.threshold`` re-thresholds ``probs`` when the model returns them.
 * **Streaming**: each prediction goes to ``evaluator.process`` and is dropped (only the strips and an
@@ -28,7 +32,7 @@ from torch import nn
 from tqdm import tqdm
 
 from rvosbench.core.types import Prediction, Sample
-from rvosbench.data.clips import video_windows
+from rvosbench.data.clips import EVAL_CLIPS, centred_windows, video_windows
 from rvosbench.engine.distributed import DistContext, bar_position, shard_by_group
 
 Predictor = Callable[[Sample], Prediction]
@@ -53,27 +57,77 @@ def concat_predictions(parts: Sequence[Prediction]) -> Prediction:
                       query_masks=join("query_masks", 1), query_scores=join("query_scores", 1))
 
 
+def scatter_frames(parts: Sequence[tuple[int, Prediction]], num_frames: int, orig_size: Sequence[int]) -> Prediction:
+    """One-frame predictions ``(frame index, prediction)`` → a prediction of ``num_frames`` frames.
+
+    Frames without a part get empty masks and zero probabilities and scores (fields missing from any part
+    are dropped). The arrays are allocated zeroed and only the predicted frames are written.
+    """
+    def place(name: str, axis: int) -> np.ndarray | None:
+        values = [getattr(p, name) for _, p in parts]
+        if not values or any(v is None for v in values):
+            return None
+        shape = list(values[0].shape)
+        shape[axis] = num_frames
+        out = np.zeros(shape, dtype=values[0].dtype)
+        for (frame, _), value in zip(parts, values):
+            out[(slice(None),) * axis + (frame,)] = np.take(value, 0, axis=axis)
+        return out
+
+    masks = place("masks", 0)
+    if masks is None:
+        masks = np.zeros((num_frames, *orig_size), dtype=bool)
+    return Prediction(masks=masks, probs=place("probs", 0), scores=place("scores", 0),
+                      query_masks=place("query_masks", 1), query_scores=place("query_scores", 1))
+
+
+def frame_of(prediction: Prediction, position: int) -> Prediction:
+    """The prediction of one frame (``position`` in its window) as a one-frame prediction."""
+    def pick(value: np.ndarray | None, axis: int) -> np.ndarray | None:
+        return None if value is None else np.take(value, [position], axis=axis)
+
+    return Prediction(masks=pick(prediction.masks, 0), probs=pick(prediction.probs, 0),
+                      scores=pick(prediction.scores, 0), query_masks=pick(prediction.query_masks, 1),
+                      query_scores=pick(prediction.query_scores, 1))
+
+
 class ModelPredictor:
-    """Runs an :class:`RVOSModel` on whole videos through the card's evaluation transform."""
+    """Runs an :class:`RVOSModel` on whole videos through the card's evaluation transform.
+
+    ``clips``: ``consecutive`` windows of at most ``window`` frames covering the video, or ``centred``:
+    one window of ``window`` frames per annotated frame, predicting that frame only.
+    """
 
     def __init__(self, model: nn.Module, transform: Callable[[np.ndarray], torch.Tensor], window: int | None,
-                 device: torch.device, threshold: float = 0.5, precision: str = "fp32"):
+                 device: torch.device, threshold: float = 0.5, precision: str = "fp32", clips: str = "consecutive"):
+        if clips not in EVAL_CLIPS:
+            raise ValueError(f"clips must be one of {EVAL_CLIPS}, got {clips!r}")
+        if clips == "centred" and not window:
+            raise ValueError("centred clips need a window length")
         self.model = model
         self.transform = transform
         self.window = window
         self.device = device
         self.threshold = threshold
         self.precision = precision
+        self.clips = clips
 
     def __call__(self, sample: Sample) -> Prediction:
         self.model.eval()
         parts = []
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.precision == "bf16" \
             else contextlib.nullcontext()
-        for window in video_windows(sample, self.transform, self.window):
+        centred = self.clips == "centred"
+        windows = centred_windows(sample, self.transform, self.window) if centred \
+            else video_windows(sample, self.transform, self.window)
+        for window in windows:
             with torch.inference_mode(), autocast:
-                parts.append(self.model.predict(window.frames.to(self.device), sample.text, tuple(sample.orig_size)))
-        prediction = concat_predictions(parts)
+                predicted = self.model.predict(window.frames.to(self.device), sample.text, tuple(sample.orig_size))
+            parts.append((window.indices[window.target], frame_of(predicted, window.target)) if centred else predicted)
+        if centred:
+            prediction = scatter_frames(parts, sample.num_frames, sample.orig_size)
+        else:
+            prediction = concat_predictions(parts)
         if self.threshold != 0.5 and prediction.probs is not None:
             prediction.masks = prediction.probs > self.threshold
         return prediction

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rvosbench.core.errors import ConfigError, did_you_mean
+from rvosbench.data.clips import EVAL_CLIPS
 
 
 def _from_mapping(cls: type, data: Mapping[str, Any] | None, section: str) -> Any:
@@ -73,6 +74,7 @@ class EvalSettings:
     """How a trained model is evaluated on a benchmark."""
 
     window: int | None = 36  # frames per inference window for long videos (null: whole video)
+    clips: str = "consecutive"  # consecutive windows | centred: one window per annotated frame (MTTR's A2D/JHMDB)
     threshold: float = 0.5
     input: dict[str, Any] = field(default_factory=dict)  # overrides of the card's input section
     limit: int | None = None  # evaluate the first N samples only (smoke tests)
@@ -86,6 +88,10 @@ class EvalSettings:
     def __post_init__(self) -> None:
         if self.window is not None and self.window < 1:
             raise ValueError("window must be >= 1 or null")
+        if self.clips not in EVAL_CLIPS:
+            raise ValueError(f"clips must be one of {', '.join(EVAL_CLIPS)}, got {self.clips!r}")
+        if self.clips == "centred" and self.window is None:
+            raise ValueError("clips: centred needs window (the length of the window centred on each annotated frame)")
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any] | None) -> EvalSettings:

@@ -130,7 +130,8 @@ class TrainingStage:
         transform = eval_transform(card, eval_settings)
 
         def validate(model: nn.Module, step: int) -> dict[str, float]:  # the trainer sets train mode again
-            predictor = ModelPredictor(model, transform, eval_settings.window, session.ctx.device)
+            predictor = ModelPredictor(model, transform, eval_settings.window, session.ctx.device,
+                                       clips=eval_settings.clips)
             result = run_evaluation(predictor, samples, evaluator, session.ctx, desc=f"val @{step}")
             return result.metrics if result is not None else {}
 
