@@ -6,8 +6,8 @@ What the ``official`` input and end-to-end tests feed both sides:
   texture, sensor noise): resampling filters differ most at edges and least on noise or flat colour;
   :func:`write_jpegs` stores them as the datasets ship them (JPEG, 4:2:0 chroma).
 * :func:`referformer_scripts` imports ``inference_ytvos.py`` / ``inference_davis.py`` (their module-level
-  ``transform``) and the A2D/JHMDB datasets (``make_coco_transforms``); :func:`mttr_datasets` MTTR's three
-  dataset modules. Importing them never runs the authors' CUDA op or a video decoder: the op's module is
+  ``transform``), :func:`referformer_datasets` the A2D/JHMDB datasets (``make_coco_transforms``),
+  :func:`mttr_datasets` MTTR's three dataset modules. Importing them never runs the authors' CUDA op or a video decoder: the op's module is
   stubbed while importing, and ``torchvision.io.read_video`` (gone from torchvision 0.28, imported by
   their A2D/JHMDB datasets) is stubbed by the caller's ``monkeypatch``.
 * :func:`mttr_config` reads a ``configs/*.yaml`` of MTTR as its ``main.py`` does (``{key: value}``).
@@ -62,15 +62,20 @@ def write_jpegs(frames: np.ndarray, folder: Path) -> list[Path]:
 
 
 def referformer_scripts(root: Path) -> types.SimpleNamespace:
-    """ReferFormer's ``inference_ytvos``, ``inference_davis`` and ``datasets.a2d`` / ``datasets.jhmdb`` modules."""
+    """ReferFormer's ``inference_ytvos`` and ``inference_davis`` modules (their ``transform``, ``sub_processor``)."""
     sys.modules[CUDA_OP] = types.ModuleType(CUDA_OP)  # imported by models/ops, never called here
     try:
         ytvos = import_official(root, "inference_ytvos")
         davis = import_official(root, "inference_davis")
     finally:
         del sys.modules[CUDA_OP]
+    return types.SimpleNamespace(ytvos=ytvos, davis=davis)
+
+
+def referformer_datasets(root: Path) -> types.SimpleNamespace:
+    """ReferFormer's ``datasets.a2d`` and ``datasets.jhmdb`` (``make_coco_transforms``, clip sampling)."""
     a2d, jhmdb = import_official(root, "datasets.a2d", "datasets.jhmdb")
-    return types.SimpleNamespace(ytvos=ytvos, davis=davis, a2d=a2d, jhmdb=jhmdb)
+    return types.SimpleNamespace(a2d=a2d, jhmdb=jhmdb)
 
 
 def mttr_datasets(root: Path) -> types.SimpleNamespace:

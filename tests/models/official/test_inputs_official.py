@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from authors_pipelines import mttr_config, mttr_datasets, referformer_scripts, scene_frames, write_jpegs
+from authors_pipelines import (mttr_config, mttr_datasets, referformer_datasets, referformer_scripts, scene_frames,
+                               write_jpegs)
 from official_helpers import checkout, max_abs_diff
 from PIL import Image
 
@@ -60,7 +61,8 @@ def compare(card: str, frames: np.ndarray, expected: torch.Tensor, label: str) -
 
 @pytest.fixture(scope="module")
 def referformer(monkeypatch_module):
-    return referformer_scripts(checkout("RVOSBENCH_OFFICIAL_REFERFORMER"))
+    root = checkout("RVOSBENCH_OFFICIAL_REFERFORMER")
+    return referformer_scripts(root), referformer_datasets(root)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +83,8 @@ def monkeypatch_module():
 @pytest.mark.parametrize("height, width", UNCAPPED)
 def test_referformer_inference_ytvos_and_davis_transforms(referformer, tmp_path, height, width):
     theirs, ours = decoded_pair(tmp_path, height, width)
-    for script in (referformer.ytvos, referformer.davis):
+    scripts, _ = referformer
+    for script in (scripts.ytvos, scripts.davis):
         expected = torch.stack([script.transform(image) for image in theirs])
         compare("referformer_r50", ours, expected, f"ReferFormer {script.__name__}")
     assert load_card("referformer_video_swin_b", None)["card"]["input"] == load_card("referformer_r50", None)["card"]["input"]
@@ -90,7 +93,8 @@ def test_referformer_inference_ytvos_and_davis_transforms(referformer, tmp_path,
 @pytest.mark.parametrize("height, width", CAP_640)
 def test_referformer_a2d_and_jhmdb_transforms(referformer, tmp_path, height, width):
     theirs, ours = decoded_pair(tmp_path, height, width)
-    for dataset in (referformer.a2d, referformer.jhmdb):
+    _, datasets = referformer
+    for dataset in (datasets.a2d, datasets.jhmdb):
         clip, _ = dataset.make_coco_transforms("val", max_size=640)(theirs, None)
         compare("referformer_video_swin_b_a2d", ours, torch.stack(clip), f"ReferFormer {dataset.__name__}")
 

@@ -10,8 +10,6 @@ Run: ``RVOSBENCH_OFFICIAL_MTTR=/path/to/MTTR pytest -m official tests/models/off
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
@@ -21,20 +19,12 @@ from rvosbench.models.checkpoint import load_state_dict_into
 from rvosbench.models.mttr import MTTR
 from rvosbench.models.mttr.postprocessing import postprocess
 
-from official_helpers import add_noise_, checkout, import_official, max_abs_diff
+from official_helpers import checkout, max_abs_diff
+from mttr_oracle import build_official_mttr
 from model_helpers import write_byte_level_tokenizer
 
 pytestmark = [pytest.mark.official, pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # the authors' numpy calls
 TOLERANCE = 1e-4
-# roberta-base's config.json (official-rivals-notes.md), written out here independently of rvosbench's copy
-ROBERTA_BASE = {"vocab_size": 50265, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
-                "intermediate_size": 3072, "max_position_embeddings": 514, "type_vocab_size": 1,
-                "pad_token_id": 1, "layer_norm_eps": 1e-5}
-# configs/refer_youtube_vos.yaml, model part
-PAPER = {"backbone_name": "swin-t", "backbone_pretrained": False, "backbone_pretrained_path": None,
-         "train_backbone": True, "running_mode": "eval", "num_encoder_layers": 3, "num_decoder_layers": 3,
-         "dim_feedforward": 2048, "d_model": 256, "dropout": 0.1, "nheads": 8, "num_queries": 50,
-         "mask_kernels_dim": 8, "freeze_text_encoder": True, "text_encoder_type": "roberta-base", "aux_loss": True}
 CARD_MODEL = {"type": "mttr", "backbone": {"type": "video_swin", "size": "t", "num_stages": 3, "drop_path_rate": 0.1},
               "text_encoder": {"type": "roberta", "pooler": False}}
 SENTENCES = ["the dog on the right", "a white cat"]  # padded to the longest: the attention mask matters
@@ -51,19 +41,7 @@ def tokenizer_folder(tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def authors(tokenizer_folder):
     """The authors' MTTR (random + noise) and their modules."""
-    root = checkout("RVOSBENCH_OFFICIAL_MTTR")
-    mttr, multimodal, misc, postprocessing = import_official(
-        root, "models.mttr", "models.multimodal_transformer", "misc", "models.postprocessing")
-    from transformers import AutoTokenizer, RobertaConfig, RobertaModel
-
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder, local_files_only=True)
-    stub_tokenizer = SimpleNamespace(batch_encode_plus=lambda texts, **kwargs: tokenizer(texts, **kwargs))
-    multimodal.RobertaModel = SimpleNamespace(from_pretrained=lambda name: RobertaModel(RobertaConfig(**ROBERTA_BASE)))
-    multimodal.RobertaTokenizerFast = SimpleNamespace(from_pretrained=lambda name: stub_tokenizer)
-    torch.manual_seed(0)
-    model = mttr.MTTR(**PAPER).eval()
-    add_noise_(model, seed=11)
-    return SimpleNamespace(model=model, misc=misc, postprocessing=postprocessing)
+    return build_official_mttr(checkout("RVOSBENCH_OFFICIAL_MTTR"), tokenizer_folder, seed=11)
 
 
 @pytest.fixture(scope="module")
