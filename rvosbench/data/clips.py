@@ -141,7 +141,8 @@ def video_windows(sample: Sample, transform: EvalTransform, window: int | None =
     """Yield the whole video as consecutive windows of at most ``window`` frames (None or 0: one window).
 
     Frames are decoded window by window, so memory stays bounded on long videos; the engine predicts each
-    window and concatenates the per-frame masks (MTTR evaluates windows the same way).
+    window and concatenates the per-frame masks. (ReferFormer's ``inference_ytvos.py`` and MTTR's Ref-YouTube-VOS
+    evaluation feed each video whole, ``window=None``; ReferFormer's ``inference_davis.py`` cuts windows of 36.)
     """
     size = window if window and window > 0 else sample.num_frames
     for start in range(0, sample.num_frames, size):
