@@ -14,6 +14,8 @@ tests/models/official/test_inputs_official.py -s`` (seconds, no model is built).
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -24,7 +26,7 @@ from PIL import Image
 
 from rvosbench.core.plan import load_card
 from rvosbench.data.io import read_rgb
-from rvosbench.data.transforms import eval_transform
+from rvosbench.data.transforms import eval_transform, resized_size
 
 pytestmark = pytest.mark.official
 
@@ -122,3 +124,33 @@ def test_mttr_a2d_and_jhmdb_transforms(mttr, tmp_path, height, width):
         transforms = module.A2dSentencesTransforms("test", **config)  # JHMDB imports A2D's
         expected, _, _ = transforms(theirs, [None] * len(theirs), "a dog")
         compare("mttr_video_swin_t_a2d", ours, expected, f"MTTR {name}")
+
+
+def authors_output_size(module, clips: bool, height: int, width: int, short: int, longest: int) -> tuple[int, int]:
+    """The (H, W) the authors' ``resize`` asks ``F.resize`` for (stubbed to return it): ReferFormer's
+    ``transforms_video.resize`` takes a clip (a list of images), MTTR's ``transforms.resize`` one image."""
+    image = SimpleNamespace(size=(width, height))  # PIL's (W, H)
+    resized, _ = module.resize([image] if clips else image, None, short, longest)
+    return tuple(resized[0] if clips else resized)
+
+
+def test_output_sizes_equal_the_authors_for_every_frame_size_up_to_1000_px(referformer, mttr, monkeypatch):
+    """Every (H, W) in 1..1000: the authors' size rules (DETR's ``get_size_with_aspect_ratio`` in ReferFormer's
+    ``transforms_video`` and MTTR's ``transforms``, torchvision's ``Resize(360)``) against ``resized_size``."""
+    from torchvision.transforms.functional import _compute_resized_output_size
+
+    _, referformer_modules = referformer
+    _, mttr_modules = mttr
+    rules = [("ReferFormer transforms_video", referformer_modules.a2d.T, True, 360, 640),
+             ("MTTR datasets/transforms", mttr_modules.a2d.T, False, 360, 640),
+             ("MTTR datasets/transforms", mttr_modules.a2d.T, False, 320, 576)]
+    sizes = [(h, w) for h in range(1, 1001) for w in range(1, 1001)]
+    for name, module, clips, short, longest in rules:
+        monkeypatch.setattr(module, "F", SimpleNamespace(resize=lambda image, size: size))  # sizes only, no pixels
+        wrong = [(h, w) for h, w in sizes
+                 if authors_output_size(module, clips, h, w, short, longest) != resized_size(h, w, short, longest)]
+        print(f"{name} {short}/{longest}: {len(sizes) - len(wrong)} of {len(sizes)} sizes equal")
+        assert wrong == []
+    wrong = [(h, w) for h, w in sizes if tuple(_compute_resized_output_size((h, w), [360])) != resized_size(h, w, 360, None)]
+    print(f"torchvision Resize(360) (inference_ytvos.py): {len(sizes) - len(wrong)} of {len(sizes)} sizes equal")
+    assert wrong == []
