@@ -13,7 +13,7 @@ import importlib
 from rvosbench.core.errors import ConfigError, did_you_mean
 
 TARGETS = {
-    "metrics": "rvosbench.metrics.bench",
+    "metrics": "rvosbench.metrics.speed",
     "data": "rvosbench.data.bench",
     "model": "rvosbench.models.bench",
     "attention": "rvosbench.models.bench_attention",

@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from functools import lru_cache
 
 import cv2
 import numpy as np
+
+from rvosbench.metrics.bitplanes import (WORD_BITS, boundary_map, dilate_disk, guard_words, pack_rows,
+                                         planes_from_bytes, popcounts, workspace)
 
 #: Boundary tolerance of the DAVIS toolkit: a fraction of the image diagonal.
 DEFAULT_BOUND_TH = 0.008
@@ -58,93 +60,63 @@ def boundary_radius(height: int, width: int, bound_th: float = DEFAULT_BOUND_TH)
     return int(math.ceil(bound_th * math.hypot(height, width)))
 
 
-@lru_cache(maxsize=64)
-def _disk_rectangles(radius: int) -> tuple[np.ndarray, ...]:
-    """Rectangular structuring elements whose union is the disk ``x² + y² ≤ radius²``.
+#: Frames scored together: enough to spread numpy's per-call cost, few enough to stay in cache.
+CHUNK_FRAMES = 4
 
-    Row ``dy`` of the disk spans ``±isqrt(r² − dy²)``; the half-width only shrinks as ``|dy|`` grows,
-    so each distinct half-width ``w`` with its largest ``dy`` gives one rectangle (2w+1) × (2dy+1)
-    inside the disk, and together they cover every row exactly.
+
+def _row_counts(masks: np.ndarray) -> np.ndarray:
+    """Foreground pixels per row of a (T, H, W) uint8 0/1 stack, as (T, H) (one SIMD pass)."""
+    frames, height, width = masks.shape
+    return cv2.reduce(masks.reshape(frames * height, width), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(frames, height)
+
+
+def _f_from_counts(n_pred: np.ndarray, n_gt: np.ndarray, pred_matched: np.ndarray,
+                   gt_matched: np.ndarray) -> np.ndarray:
+    """The toolkit's precision, recall and F per frame, degenerate cases included.
+
+    An empty prediction boundary has P = 1, an empty GT boundary R = 1; the matched counts are 0
+    whenever the other boundary is empty, so P = 0 / R = 0 there as the toolkit's table says. The
+    float64 operations are the toolkit's, in its order, so values are bit-identical.
     """
-    tallest: dict[int, int] = {}
-    for dy in range(radius + 1):
-        tallest[math.isqrt(radius * radius - dy * dy)] = dy
-    return tuple(np.ones((2 * dy + 1, 2 * w + 1), np.uint8) for w, dy in tallest.items())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(n_pred > 0, pred_matched / n_pred.astype(np.float64), 1.0)
+        recall = np.where(n_gt > 0, gt_matched / n_gt.astype(np.float64), 1.0)
+        total = precision + recall
+        return np.where(total == 0, 0.0, 2 * precision * recall / total)
 
 
-def _dilate_disk(boundary: np.ndarray, radius: int) -> np.ndarray:
-    """Dilation of a 0/1 uint8 map by the disk of ``radius`` (union of rectangular dilations)."""
-    rectangles = _disk_rectangles(radius)
-    out = cv2.dilate(boundary, rectangles[0])
-    for kernel in rectangles[1:]:
-        cv2.bitwise_or(out, cv2.dilate(boundary, kernel), dst=out)
-    return out
-
-
-def _boundary_map(extended: np.ndarray) -> np.ndarray:
-    """``seg2bmap`` of a crop given with one extra row and column (the true or replicated neighbours)."""
-    here = extended[:-1, :-1]
-    east = cv2.bitwise_xor(here, extended[:-1, 1:])
-    south = cv2.bitwise_xor(here, extended[1:, :-1])
-    south_east = cv2.bitwise_xor(here, extended[1:, 1:])
-    return cv2.bitwise_or(cv2.bitwise_or(east, south), south_east)
-
-
-def _union_box(gt: np.ndarray, pred: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Bounding box ``(y0, x0, y1, x1)`` (exclusive ends) of gt ∨ pred, or None when both are empty."""
-    gx, gy, gw, gh = cv2.boundingRect(gt)
-    px, py, pw, ph = cv2.boundingRect(pred)
-    if gw == 0 and pw == 0:
-        return None
-    boxes = [(gy, gx, gy + gh, gx + gw)] if gw else []
-    if pw:
-        boxes.append((py, px, py + ph, px + pw))
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes))
-
-
-def _f_from_counts(n_pred: int, n_gt: int, pred_matched: int, gt_matched: int) -> float:
-    """The toolkit's precision/recall/F including its degenerate cases."""
-    if n_pred == 0 and n_gt > 0:
-        precision, recall = 1.0, 0.0
-    elif n_pred > 0 and n_gt == 0:
-        precision, recall = 0.0, 1.0
-    elif n_pred == 0 and n_gt == 0:
-        precision, recall = 1.0, 1.0
-    else:
-        precision, recall = pred_matched / float(n_pred), gt_matched / float(n_gt)
-    if precision + recall == 0:
-        return 0.0
-    return 2 * precision * recall / (precision + recall)
-
-
-def _frame_scores(gt: np.ndarray, pred: np.ndarray, radius: int | None) -> tuple[float, float]:
-    """(J, F) of one frame from uint8 0/1 masks already multiplied by ¬void; F is NaN when radius is None."""
-    box = _union_box(gt, pred)
-    if box is None:
-        return 1.0, (1.0 if radius is not None else math.nan)
-    height, width = gt.shape
-    y0, x0, y1, x1 = box
-    top, left = max(y0 - 1, 0), max(x0 - 1, 0)
-    bottom, right = min(y1 + 1, height), min(x1 + 1, width)
-    gt_crop, pred_crop = gt[top:bottom, left:right], pred[top:bottom, left:right]
-    inter = cv2.countNonZero(cv2.bitwise_and(gt_crop, pred_crop))
-    union = cv2.countNonZero(cv2.bitwise_or(gt_crop, pred_crop))
-    j = inter / union
+def _chunk_scores(gt: np.ndarray, pred: np.ndarray, radius: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(J, F) per frame of uint8 0/1 stacks already multiplied by ¬void; F is NaN when radius is None."""
+    frames, height, width = gt.shape
+    j = np.ones(frames)
+    f = np.full(frames, math.nan if radius is None else 1.0)
+    rows = np.flatnonzero((_row_counts(gt) | _row_counts(pred)).any(axis=0))
+    if rows.size == 0:
+        return j, f  # every frame empty on both sides: J = 1 and F = 1
+    # rows of the common crop: one above the first foreground row (its pixels see it to the south),
+    # one below the last (an empty row, whose "replicate" reading agrees with the real neighbour)
+    top, bottom = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, height)
+    packed = pack_rows(np.concatenate((gt[:, top:bottom], pred[:, top:bottom])))
+    used = np.flatnonzero(np.bitwise_or.reduce(packed.reshape(-1, packed.shape[-1]), axis=0)) // 8
+    first, stop = max(int(used[0]) - 1, 0), int(used[-1]) + 1  # words, one of room on the left
+    guard = guard_words(radius or 0)
+    ws = workspace()
+    planes = planes_from_bytes(packed, first, stop, guard, ws)
+    gt_planes, pred_planes = planes[:frames], planes[frames:]
+    both = ws.get("both", gt_planes.shape)
+    inter = popcounts(np.bitwise_and(gt_planes, pred_planes, out=both))
+    union = popcounts(np.bitwise_or(gt_planes, pred_planes, out=both))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        j = np.where(union == 0, 1.0, inter / union)
     if radius is None:
-        return j, math.nan
-    # one neighbour row/column past the box; past the image edge seg2bmap behaves as "replicate"
-    pad_bottom, pad_right = (y1 + 1) - bottom, (x1 + 1) - right
-    if pad_bottom or pad_right:
-        gt_crop = cv2.copyMakeBorder(gt_crop, 0, pad_bottom, 0, pad_right, cv2.BORDER_REPLICATE)
-        pred_crop = cv2.copyMakeBorder(pred_crop, 0, pad_bottom, 0, pad_right, cv2.BORDER_REPLICATE)
-    gt_boundary, pred_boundary = _boundary_map(gt_crop), _boundary_map(pred_crop)
-    n_gt, n_pred = cv2.countNonZero(gt_boundary), cv2.countNonZero(pred_boundary)
-    if n_gt == 0 or n_pred == 0:
-        return j, _f_from_counts(n_pred, n_gt, 0, 0)
-    pred_matched = cv2.countNonZero(cv2.bitwise_and(pred_boundary, _dilate_disk(gt_boundary, radius)))
-    gt_matched = cv2.countNonZero(cv2.bitwise_and(gt_boundary, _dilate_disk(pred_boundary, radius)))
-    return j, _f_from_counts(n_pred, n_gt, pred_matched, gt_matched)
+        return j, f
+    replicate_col = width - 1 - first * WORD_BITS if 8 * stop >= packed.shape[-1] else None
+    boundaries = boundary_map(planes, replicate_col, guard, ws)
+    dilated = dilate_disk(boundaries, radius, ws)
+    counts = popcounts(boundaries)
+    gt_matched = popcounts(np.bitwise_and(boundaries[:frames], dilated[frames:], out=both))
+    pred_matched = popcounts(np.bitwise_and(boundaries[frames:], dilated[:frames], out=both))
+    return j, _f_from_counts(counts[frames:], counts[:frames], pred_matched, gt_matched)
 
 
 def _as_mask_stack(name: str, array: np.ndarray) -> np.ndarray:
@@ -178,8 +150,9 @@ def jaccard_and_boundary(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | No
     radius = None if bound_th is None else boundary_radius(height, width, bound_th)
     j = np.empty(frames, np.float64)
     f = np.empty(frames, np.float64)
-    for t in range(frames):
-        j[t], f[t] = _frame_scores(gt8[t], pred8[t], radius)
+    for start in range(0, frames, CHUNK_FRAMES):
+        chunk = slice(start, start + CHUNK_FRAMES)
+        j[chunk], f[chunk] = _chunk_scores(gt8[chunk], pred8[chunk], radius)
     return j, f
 
 
