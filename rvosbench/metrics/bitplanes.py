@@ -64,8 +64,14 @@ def workspace() -> Workspace:
     return _local.workspace
 
 
-def guard_words(radius: int) -> int:
-    """Zero words after each row so that a dilation of ``radius`` never carries between rows."""
+def guard_words(radius: int, top_bit: int) -> int:
+    """Zero words to append to each row so that a dilation of ``radius`` never carries between rows.
+
+    None when the row's last word keeps ``2·radius`` free bits above ``top_bit`` (the highest column
+    with foreground, counted in that word): then that space holds both spills, as a guard would.
+    """
+    if top_bit < WORD_BITS - 2 * radius:
+        return 0
     return max(1, -(-2 * radius // WORD_BITS))
 
 
@@ -74,14 +80,18 @@ def pack_rows(masks: np.ndarray) -> np.ndarray:
     return np.packbits(masks, axis=-1, bitorder="little")
 
 
-def planes_from_bytes(packed: np.ndarray, first: int, stop: int, guard: int, ws: Workspace) -> np.ndarray:
-    """Words ``first:stop`` of each row of packed bytes, then ``guard`` zero words: the plane stack."""
-    rows_shape = packed.shape[:-1]
-    planes = ws.get("planes", (*rows_shape, stop - first + guard))
+def planes_from_bytes(parts: tuple[np.ndarray, ...], first: int, stop: int, guard: int, ws: Workspace) -> np.ndarray:
+    """Bytes ``first:stop`` of each row of packed parts as words, then ``guard`` zero words: one plane
+    stack with the planes of each part in turn (buffer ``'planes'``). Column 0 of a plane is the first
+    pixel of byte ``first``."""
+    count = sum(len(part) for part in parts)
+    planes = ws.get("planes", (count, *parts[0].shape[1:-1], -(-(stop - first) // 8) + guard))
     as_bytes = planes.view(np.uint8)
-    as_bytes[..., :] = 0
-    chunk = packed[..., 8 * first:8 * stop]
-    as_bytes[..., :chunk.shape[-1]] = chunk
+    start = 0
+    for part in parts:
+        as_bytes[start:start + len(part), ..., :stop - first] = part[..., first:stop]
+        start += len(part)
+    as_bytes[..., stop - first:] = 0
     return planes
 
 
@@ -91,19 +101,21 @@ def popcounts(planes: np.ndarray) -> np.ndarray:
 
 
 def boundary_map(planes: np.ndarray, replicate_col: int | None, guard: int, ws: Workspace) -> np.ndarray:
-    """The toolkit's ``seg2bmap`` of every plane (guard words cleared), in buffer ``'boundary'``.
+    """The toolkit's ``seg2bmap`` of every plane, in buffer ``'boundary'``.
 
     A pixel is a boundary pixel when it differs from its east, south or south-east neighbour, i.e.
     when the 2×2 block it starts is not uniform: (OR of the block) XOR (AND of the block). The last
     row of the plane only looks east and ``replicate_col`` only south (the toolkit's special cases,
     which are exactly "replicate the last row and column"); the caller passes planes whose last row
     is the image's last row or a row that is empty in every plane, so both readings agree there.
+    The last word of a row takes the next row's first column as its east neighbour; that lands in the
+    guard words, or without guard in the top bit, which :func:`guard_words` keeps free; it is cleared.
     """
     flat = planes.reshape(-1)
     east = ws.get("east", planes.shape)
     east_flat = east.reshape(-1)
     np.right_shift(flat, _ONE, out=east_flat)
-    carry = ws.get("carry", planes.shape).reshape(-1)
+    carry = ws.get("tmp", planes.shape).reshape(-1)
     np.left_shift(flat[1:], np.uint64(WORD_BITS - 1), out=carry[:-1])
     east_flat[:-1] |= carry[:-1]
     if replicate_col is not None:  # the image's last column is its own east neighbour
@@ -117,7 +129,10 @@ def boundary_map(planes: np.ndarray, replicate_col: int | None, guard: int, ws: 
     np.bitwise_and(pair_and[:, :-1], pair_and[:, 1:], out=east[:, :-1])
     out[:, :-1] ^= east[:, :-1]
     np.bitwise_xor(pair_or[:, -1], pair_and[:, -1], out=out[:, -1])
-    out[..., -guard:] = 0  # the last real word took a carry from the next row's first word
+    if guard:
+        out[..., -guard:] = 0
+    else:
+        out[..., -1] &= ~(_ONE << np.uint64(WORD_BITS - 1))
     return out
 
 
@@ -137,8 +152,8 @@ def _grow_columns(src: np.ndarray, step: int, dst: np.ndarray, tmp: np.ndarray) 
 
 def _grow_rows(src: np.ndarray, step: int, dst: np.ndarray, tmp: np.ndarray) -> None:
     """``dst`` = ``src`` OR ``src`` shifted ``step`` rows up and down (within each plane)."""
-    np.copyto(dst, src)
-    dst[:, step:] |= src[:, :-step]
+    np.bitwise_or(src[:, step:], src[:, :-step], out=dst[:, step:])
+    dst[:, :step] = src[:, :step]
     dst[:, :-step] |= src[:, step:]
 
 
