@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from rvosbench.core.errors import DataError
+from rvosbench.core.rle import RLEError, decode_rle
 from rvosbench.core.registry import BENCHMARKS
 from rvosbench.data.base import check_count
 from rvosbench.data.io import load_json, require_file
@@ -75,13 +75,13 @@ class RLEUnionMasks:
                 if rle is None:
                     continue
                 try:
-                    decoded = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")})
-                except (KeyError, TypeError, AttributeError, ValueError) as error:
+                    decoded = decode_rle(rle)
+                except RLEError as error:
                     raise DataError(f"malformed RLE: {error}", where=where, hint=MEVIS_HINT) from error
                 if decoded.shape != tuple(self.size):
                     raise DataError(f"RLE size {list(decoded.shape)} differs from the frames {list(self.size)}",
                                     where=where, hint=MEVIS_HINT)
-                out[row] |= decoded.astype(bool)
+                out[row] |= decoded
         return out
 
 
