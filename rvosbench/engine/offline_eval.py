@@ -83,12 +83,17 @@ def score_videos(protocol: str, evaluator: Any, samples: Sequence[Sample], files
             names = [prefix + n for n in davis_names(run, group[0])]
             evaluator.process_indexed(run, group, read_mask_stack(files, names, group[0].orig_size))
         return
+    raw = getattr(evaluator, "raw_prediction_values", False)  # ReVOS compares the PNGs' gray values
     for sample in samples:
         scored = [i for i, a in enumerate(sample.annotated) if a]
-        masks = np.zeros((sample.num_frames, *sample.orig_size), bool)
+        masks = np.zeros((sample.num_frames, *sample.orig_size), np.uint8 if raw else bool)
         names = [prefix + n for n in expression_names(sample, scored)]
-        masks[scored] = read_mask_stack(files, names, sample.orig_size) > 0
-        evaluator.process(sample, Prediction(masks))
+        stack = read_mask_stack(files, names, sample.orig_size, grayscale=raw)
+        masks[scored] = stack if raw else stack > 0
+        if raw:
+            evaluator.process_values(sample, masks)
+        else:
+            evaluator.process(sample, Prediction(masks))
 
 
 def _videos(samples: Sequence[Sample]) -> list[str]:

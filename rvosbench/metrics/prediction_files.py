@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -71,8 +72,15 @@ class PredictionFiles:
         return max(candidates, key=lambda prefix: sum(prefix + e in names for e in probe))
 
 
-def decode_png(data: bytes, where: str) -> np.ndarray:
-    """A PNG's values as a 2-D integer array (palette indices for ``P`` images, max over channels)."""
+def decode_png(data: bytes, where: str, grayscale: bool = False) -> np.ndarray:
+    """A PNG's values as a 2-D integer array: palette indices for ``P`` images and the maximum over
+    channels otherwise, or with ``grayscale`` what ``cv2.imread(path, cv2.IMREAD_GRAYSCALE)`` returns
+    (palette colours turned to luminance), which is how VISA's ReVOS scorer reads predictions."""
+    if grayscale:
+        array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        if array is None:
+            raise PredictionError("cannot decode PNG", where=where, hint="write 8-bit PNG masks")
+        return array
     try:
         with Image.open(io.BytesIO(data)) as image:
             array = np.asarray(image)
@@ -98,13 +106,14 @@ def check_files(files: PredictionFiles, prefix: str, required: Sequence[str], al
                               hint="write one PNG per frame named <video>/<exp_id>/<frame>.png (see docs/metrics.md)")
 
 
-def read_mask_stack(files: PredictionFiles, names: Sequence[str], size: Sequence[int]) -> np.ndarray:
-    """Decode ``names`` to a (T, H, W) integer stack, checking each PNG's size."""
+def read_mask_stack(files: PredictionFiles, names: Sequence[str], size: Sequence[int],
+                    grayscale: bool = False) -> np.ndarray:
+    """Decode ``names`` to a (T, H, W) uint8 stack (see :func:`decode_png`), checking each PNG's size."""
     height, width = int(size[0]), int(size[1])
     stack = np.zeros((len(names), height, width), np.uint8)
     for i, name in enumerate(names):
         where = f"{files.path}/{name}" if files.path.is_dir() else f"{files.path}:{name}"
-        array = decode_png(files.read(name), where)
+        array = decode_png(files.read(name), where, grayscale)
         if array.shape != (height, width):
             raise PredictionError(f"mask is {array.shape[0]}x{array.shape[1]}, the frame is {height}x{width}",
                                   where=where, hint="resize predictions back to the original frame size")
