@@ -40,6 +40,10 @@ def add_parser(subparsers, name: str, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("RVOSBENCH_JOBS", "1")), metavar="J",
                         help="train J (variant, seed) cells at once, each in its own process with cores/J threads; "
                              "the faster choice on CPU, where --nproc pays little (default: $RVOSBENCH_JOBS or 1)")
+    parser.add_argument("--eval-workers", type=int, default=int(os.environ.get("RVOSBENCH_EVAL_WORKERS", "1")),
+                        metavar="N", help="processes scoring predictions, this one included: each finished video is "
+                                          "scored while the next is predicted; results do not depend on it "
+                                          "(default: $RVOSBENCH_EVAL_WORKERS or 1)")
     parser.add_argument("--job", action="store_true", help=argparse.SUPPRESS)  # a process of --jobs: no table
     parser.set_defaults(handler=run)
 
@@ -101,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
     names = [] if args.baselines.strip().lower() == "none" else \
         [n.strip() for n in args.baselines.split(",") if n.strip()]
     try:
-        outcome = run_study(plan, args.store, args.only, baselines=names, table=not args.job)
+        outcome = run_study(plan, args.store, args.only, baselines=names, table=not args.job,
+                            eval_workers=args.eval_workers)
     finally:
         shutdown_distributed()
     if outcome.table and not args.no_report:  # the table exists on rank 0 of the process that prints it

@@ -5,24 +5,21 @@ The native layouts are read by :mod:`rvosbench.metrics.prediction_files`, next t
 produce them (docs/metrics.md).
 
 Any missing, extra or mis-sized prediction file is named in one PredictionError line before anything
-is scored. Per-expression and Ref-DAVIS scoring runs over groups of whole videos in worker processes
-(``Evaluator.state``/``merge``); the merged result equals a single-process run. Results go to
+is scored. Videos are scored in this process and ``--workers - 1`` worker processes, each task one
+whole video (:mod:`rvosbench.engine.scoring`); the merged result equals a single-process run. Results go to
 ``--out`` (``summary.json``, ``samples.jsonl``, ``tables.json``) and, with ``--name``, into the result
 store as an ``external`` cell (indexed like a trained model's).
 """
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -35,6 +32,7 @@ from rvosbench.core.types import Prediction, Sample
 from rvosbench.core.atomic import atomic_write_text, jsonl_text
 from rvosbench.core.store import ResultStore, store_key, summary_record
 from rvosbench.engine.provenance import environment
+from rvosbench.engine.scoring import Samples, VideoScorer
 from rvosbench.engine.session import partial_notes, with_data_notes
 from rvosbench.metrics.a2d import image_id, top_detection
 from rvosbench.metrics.common import annotated_indices
@@ -95,20 +93,20 @@ def _videos(samples: Sequence[Sample]) -> list[str]:
     return list(dict.fromkeys(s.video_id for s in samples))
 
 
-def _score_shard(config: dict[str, Any], protocol: str, predictions: str, prefix: str, videos: list[str]) -> Any:
-    """Worker: rebuild the benchmark, score the given videos, return the evaluator's state."""
-    cv2.setNumThreads(1)
-    keep = set(videos)
-    samples = [s for s in build(config).sample_list() if s.video_id in keep]
-    evaluator = PROTOCOLS.build_from({"type": protocol})
-    evaluator.reset()
-    score_videos(protocol, evaluator, samples, PredictionFiles(predictions), prefix)
-    return evaluator.state()
+#: prediction folders/zips being scored, listed once per process (a worker lives for one evaluation)
+_open_files: dict[str, PredictionFiles] = {}
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def _prediction_files(path: str) -> PredictionFiles:
+    if path not in _open_files:
+        _open_files[path] = PredictionFiles(path)
+    return _open_files[path]
+
+
+def _score_video_files(evaluator: Any, samples: Samples, protocol: str, predictions: str, prefix: str,
+                       video: str) -> None:
+    """A scoring task (:mod:`rvosbench.engine.scoring`): one video's prediction files into ``evaluator``."""
+    score_videos(protocol, evaluator, samples.by_video[video], _prediction_files(predictions), prefix)
 
 
 # -- A2D / JHMDB ------------------------------------------------------------------------------
@@ -172,27 +170,23 @@ def evaluate_predictions(bench: Any, config: dict[str, Any], predictions: str | 
     videos = _videos(samples)
     workers = max(1, min(workers or min(4, os.cpu_count() or 1), len(videos)))
     bar = tqdm(total=len(videos), desc=f"scoring {config.get('name')}", unit="video", mininterval=1.0, leave=False)
-    with bar:
-        if workers == 1:
-            by_video: dict[str, list[Sample]] = defaultdict(list)
-            for sample in samples:
-                by_video[sample.video_id].append(sample)
+    _open_files[str(predictions)] = files  # the tasks scored in this process reuse the listing
+    try:
+        with bar, VideoScorer(bench, config, workers) as scorer:
             for video in videos:
-                score_videos(protocol, evaluator, by_video[video], files, prefix)
-                bar.update(1)
-        else:
-            size = max(1, min(16, len(videos) // (4 * workers) or 1))
-            context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                chunks = list(_chunks(videos, size))
-                futures = [pool.submit(_score_shard, dict(config), protocol, str(predictions), prefix, chunk)
-                           for chunk in chunks]
-                states = []
-                for chunk, future in zip(chunks, futures):
-                    states.append(future.result())
-                    bar.update(len(chunk))
-            evaluator.merge(states)
+                scorer.submit(_score_video_files, protocol, str(predictions), prefix, video)
+                bar.update(_merge(evaluator, scorer.results()))
+            bar.update(_merge(evaluator, scorer.results(wait=True)))
+    finally:
+        _open_files.pop(str(predictions), None)
     return evaluator.evaluate()
+
+
+def _merge(evaluator: Any, results: Iterator[tuple[Any, Any]]) -> int:
+    """Merge finished task states into ``evaluator`` (in task order); how many there were."""
+    states = [state for _, state in results]
+    evaluator.merge(states)
+    return len(states)
 
 
 def validate_only(bench: Any, config: Mapping[str, Any], predictions: Path) -> int:
