@@ -58,6 +58,8 @@ def test_boundary_f_degenerate_cases():
     full = np.ones_like(empty)                            # a full mask has no boundary at all
     assert boundary_f(full, full) == 1.0
     assert boundary_f(full, blob) == 0.0
+    assert boundary_f(empty, full) == 1.0                 # so a whole-frame false positive on an empty GT has F = 1
+    assert jaccard(empty, full) == 0.0                    # (and J = 0), as in the toolkit
 
 
 def test_seg2bmap_rule_single_pixel_and_corner():
