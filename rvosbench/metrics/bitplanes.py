@@ -17,7 +17,7 @@ would hold there, so shifting it back is exact too.
 
 Why these operations: ``seg2bmap`` (the toolkit's boundary map) compares each pixel with its east,
 south and south-east neighbours, which is a one-column shift and a one-row slice; the tolerance
-dilation by a disk is a union of rectangles, i.e. a staircase of row and column dilations.
+dilation by a disk is, row offset by row offset, a column dilation moved by that many rows.
 
 Every intermediate stack lives in a :class:`Workspace` and is overwritten in place: a fresh array of a
 few hundred kB for each of the hundred-odd operations per stack would be new memory that the kernel
@@ -28,15 +28,14 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Sequence
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 WORD_BITS = 64
 _ONE = np.uint64(1)
-
-Grow = Callable[[np.ndarray, int, np.ndarray, np.ndarray], None]
 
 
 class Workspace:
@@ -45,13 +44,13 @@ class Workspace:
     def __init__(self) -> None:
         self._buffers: dict[str, np.ndarray] = {}
 
-    def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    def get(self, name: str, shape: tuple[int, ...], dtype: type = np.uint64) -> np.ndarray:
         """A C-contiguous ``shape`` view of buffer ``name``; its content is whatever was there."""
-        size = math.prod(shape)
+        size = -(-math.prod(shape) * np.dtype(dtype).itemsize // 8)  # in words
         buffer = self._buffers.get(name)
         if buffer is None or buffer.size < size:
             buffer = self._buffers[name] = np.empty(max(size, 2 * (0 if buffer is None else buffer.size)), np.uint64)
-        return buffer[:size].reshape(shape)
+        return buffer[:size].view(np.uint8)[:math.prod(shape) * np.dtype(dtype).itemsize].view(dtype).reshape(shape)
 
 
 _local = threading.local()
@@ -80,55 +79,77 @@ def pack_rows(masks: np.ndarray) -> np.ndarray:
     return np.packbits(masks, axis=-1, bitorder="little")
 
 
-def planes_from_bytes(parts: tuple[np.ndarray, ...], first: int, stop: int, guard: int, ws: Workspace) -> np.ndarray:
-    """Bytes ``first:stop`` of each row of packed parts as words, then ``guard`` zero words: one plane
-    stack with the planes of each part in turn (buffer ``'planes'``). Column 0 of a plane is the first
-    pixel of byte ``first``."""
-    count = sum(len(part) for part in parts)
-    planes = ws.get("planes", (count, *parts[0].shape[1:-1], -(-(stop - first) // 8) + guard))
+def planes_from_crops(parts: tuple[np.ndarray, ...], frames: Sequence[int], tops: Sequence[int],
+                      lefts: Sequence[int], rows: int, nbytes: int, guard: int, ws: Workspace) -> np.ndarray:
+    """One plane stack (buffer ``'planes'``) of ``rows`` × ``nbytes`` crops of packed ``(T, H, bytes)`` parts:
+    for each part in turn, frame ``frames[i]`` cropped at row ``tops[i]`` and byte ``lefts[i]``, then
+    zero bytes up to a whole word and ``guard`` zero words. Column 0 of a plane is bit 0 of its crop's
+    first byte, so frames keep their own crops (a moving object is not boxed with its whole path)."""
+    words = -(-nbytes // 8)
+    planes = ws.get("planes", (len(parts) * len(frames), rows, words + guard))
     as_bytes = planes.view(np.uint8)
-    start = 0
-    for part in parts:
-        as_bytes[start:start + len(part), ..., :stop - first] = part[..., first:stop]
-        start += len(part)
-    as_bytes[..., stop - first:] = 0
+    if nbytes % 8 or guard:
+        planes.fill(0)  # one memset beats zeroing a few bytes at the end of every row
+    count = len(frames)
+    if len(set(tops)) == len(set(lefts)) == 1 and frames[-1] - frames[0] == count - 1:  # one crop: one copy
+        top, left, first = tops[0], lefts[0], frames[0]
+        for k, part in enumerate(parts):
+            as_bytes[k * count:(k + 1) * count, :, :nbytes] = part[first:first + count, top:top + rows, left:left + nbytes]
+    else:
+        for k, part in enumerate(parts):
+            for plane, (frame, top, left) in enumerate(zip(frames, tops, lefts), start=k * count):
+                as_bytes[plane, :, :nbytes] = part[frame, top:top + rows, left:left + nbytes]
     return planes
 
 
-def popcounts(planes: np.ndarray) -> np.ndarray:
-    """Set pixels per plane of an ``(N, rows, words)`` array, as int64 ``(N,)``."""
-    return np.bitwise_count(planes).sum(axis=(1, 2), dtype=np.int64)
+def popcounts(planes: np.ndarray, ws: Workspace) -> np.ndarray:
+    """Set pixels per plane of an ``(N, rows, words)`` array, as int32 ``(N,)`` (exact below 2³¹ pixels)."""
+    counts = np.bitwise_count(planes, out=ws.get("counts", planes.shape, np.uint8))
+    return cv2.reduce(counts.reshape(len(planes), -1), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
 
 
-def boundary_map(planes: np.ndarray, replicate_col: int | None, guard: int, ws: Workspace) -> np.ndarray:
+def replicate_mask(columns: Sequence[int | None], shape: tuple[int, ...]) -> np.ndarray | None:
+    """``(N, 1, words)`` words with the bit of each plane's replicated column set (None: no plane has one)."""
+    if all(column is None for column in columns):
+        return None
+    mask = np.zeros((shape[0], 1, shape[2]), np.uint64)
+    for plane, column in enumerate(columns):
+        if column is not None:
+            mask[plane, 0, column // WORD_BITS] = _ONE << np.uint64(column % WORD_BITS)
+    return mask
+
+
+def boundary_map(planes: np.ndarray, replicate: np.ndarray | None, guard: int, ws: Workspace) -> np.ndarray:
     """The toolkit's ``seg2bmap`` of every plane, in buffer ``'boundary'``.
 
-    A pixel is a boundary pixel when it differs from its east, south or south-east neighbour, i.e.
-    when the 2×2 block it starts is not uniform: (OR of the block) XOR (AND of the block). The last
-    row of the plane only looks east and ``replicate_col`` only south (the toolkit's special cases,
-    which are exactly "replicate the last row and column"); the caller passes planes whose last row
-    is the image's last row or a row that is empty in every plane, so both readings agree there.
-    The last word of a row takes the next row's first column as its east neighbour; that lands in the
-    guard words, or without guard in the top bit, which :func:`guard_words` keeps free; it is cleared.
+    A pixel is a boundary pixel when its 2×2 block (itself, east, south, south-east) is not uniform,
+    i.e. when it differs from its east neighbour, or its south neighbour from that one's east
+    neighbour, or it differs from its south neighbour: ``h(y) | h(y+1) | (p(y) ^ p(y+1))`` with
+    ``h = p ^ east``, seven word operations. The last row of a plane only looks east and the columns
+    set in ``replicate`` (:func:`replicate_mask`, each plane's image column ``W − 1``) are their own east
+    neighbour: the toolkit's special cases, which are exactly "replicate the last row and column". The
+    caller passes planes whose last row is the image's last row or a row that is empty in that plane,
+    so both readings agree there. The last word of a row takes the next row's first column as its east
+    neighbour; that lands in the guard words, or without guard in the top bit, which
+    :func:`guard_words` keeps free; it is cleared.
     """
     flat = planes.reshape(-1)
-    east = ws.get("east", planes.shape)
-    east_flat = east.reshape(-1)
-    np.right_shift(flat, _ONE, out=east_flat)
-    carry = ws.get("tmp", planes.shape).reshape(-1)
-    np.left_shift(flat[1:], np.uint64(WORD_BITS - 1), out=carry[:-1])
-    east_flat[:-1] |= carry[:-1]
-    if replicate_col is not None:  # the image's last column is its own east neighbour
-        word, bit = divmod(replicate_col, WORD_BITS)
-        east[..., word] |= planes[..., word] & (_ONE << np.uint64(bit))
-    pair_or, pair_and = ws.get("pair_or", planes.shape), ws.get("pair_and", planes.shape)
-    np.bitwise_or(planes, east, out=pair_or)
-    np.bitwise_and(planes, east, out=pair_and)
+    horizontal = ws.get("horizontal", planes.shape)
+    east = horizontal.reshape(-1)
+    np.right_shift(flat, _ONE, out=east)
+    carry = ws.get("tmp", planes.shape)
+    carry_flat = carry.reshape(-1)
+    np.left_shift(flat[1:], np.uint64(WORD_BITS - 1), out=carry_flat[:-1])
+    east[:-1] |= carry_flat[:-1]
+    if replicate is not None:
+        np.bitwise_and(planes, replicate, out=carry)
+        horizontal |= carry
+    horizontal ^= planes  # h: differs from its east neighbour
     out = ws.get("boundary", planes.shape)
-    np.bitwise_or(pair_or[:, :-1], pair_or[:, 1:], out=out[:, :-1])
-    np.bitwise_and(pair_and[:, :-1], pair_and[:, 1:], out=east[:, :-1])
-    out[:, :-1] ^= east[:, :-1]
-    np.bitwise_xor(pair_or[:, -1], pair_and[:, -1], out=out[:, -1])
+    np.bitwise_or(horizontal[:, :-1], horizontal[:, 1:], out=out[:, :-1])
+    out[:, -1] = horizontal[:, -1]
+    np.bitwise_xor(planes[:, :-1], planes[:, 1:], out=carry[:, :-1])
+    out[:, :-1] |= carry[:, :-1]
     if guard:
         out[..., -guard:] = 0
     else:
@@ -150,16 +171,9 @@ def _grow_columns(src: np.ndarray, step: int, dst: np.ndarray, tmp: np.ndarray) 
     out |= flat
 
 
-def _grow_rows(src: np.ndarray, step: int, dst: np.ndarray, tmp: np.ndarray) -> None:
-    """``dst`` = ``src`` OR ``src`` shifted ``step`` rows up and down (within each plane)."""
-    np.bitwise_or(src[:, step:], src[:, :-step], out=dst[:, step:])
-    dst[:, :step] = src[:, :step]
-    dst[:, :-step] |= src[:, step:]
-
-
-def _dilate_1d(planes: np.ndarray, start: int, stop: int, grow: Grow, pair: tuple[np.ndarray, np.ndarray],
-               tmp: np.ndarray) -> np.ndarray:
-    """Grow a dilation of half-width ``start`` to ``stop`` by doubling steps, ping-ponging in ``pair``.
+def _dilate_columns(planes: np.ndarray, start: int, stop: int, pair: tuple[np.ndarray, np.ndarray],
+                    tmp: np.ndarray) -> np.ndarray:
+    """Grow a column dilation of half-width ``start`` to ``stop`` by doubling steps, ping-ponging in ``pair``.
 
     A plane dilated by ``[-a, a]`` and OR-ed with its copies shifted by ``±s`` is dilated by
     ``[-(a+s), a+s]`` as long as the three intervals touch (``s ≤ 2a + 1``), so half-width 8 takes
@@ -169,46 +183,42 @@ def _dilate_1d(planes: np.ndarray, start: int, stop: int, grow: Grow, pair: tupl
     while start < stop:
         step = min(stop - start, 2 * start + 1, WORD_BITS - 1)
         target = pair[1] if current is pair[0] else pair[0]
-        grow(current, step, target, tmp)
+        _grow_columns(current, step, target, tmp)
         current, start = target, start + step
     return current
 
 
 @lru_cache(maxsize=64)
-def disk_staircase(radius: int) -> tuple[tuple[int, int], ...]:
-    """The disk ``x² + y² ≤ r²`` as rectangles ``(half_height, half_width)``, widest first.
-
-    Row ``dy`` of the disk spans ``±isqrt(r² − dy²)``, which only shrinks as ``|dy|`` grows; each
-    distinct half-width with the largest ``dy`` that has it is one rectangle, and their union is the
-    disk (skimage's ``disk``, which the toolkit dilates with).
-    """
-    tallest: dict[int, int] = {}
-    for dy in range(radius + 1):
-        tallest[math.isqrt(radius * radius - dy * dy)] = dy
-    return tuple((dy, width) for width, dy in tallest.items())
+def disk_half_widths(radius: int) -> tuple[int, ...]:
+    """Half-width of row ``dy`` (0 … r) of the disk ``x² + y² ≤ r²`` (skimage's ``disk``, which the toolkit
+    dilates with): ``isqrt(r² − dy²)``."""
+    return tuple(math.isqrt(radius * radius - dy * dy) for dy in range(radius + 1))
 
 
 def dilate_disk(planes: np.ndarray, radius: int, ws: Workspace) -> np.ndarray:
     """Dilation of every plane by the disk of ``radius`` ≥ 1 (pixels outside the planes are empty).
 
-    The disk is the union of rectangles ``R_k`` (half-height ``d_k`` increasing, half-width ``w_k``
-    decreasing, :func:`disk_staircase`). Row dilations compose additively, so
-    ``∪_k rows(d_k) ∘ cols(w_k)`` is evaluated from the narrowest rectangle outwards as
-    ``Y ← rows(d_{k+1} − d_k)(Y) ∪ cols(w_k)(X)``: each column half-width is reached once from the
-    previous one and rows grow only by the differences, about seventy word operations for r = 8.
-    The result is a workspace buffer, valid until the next call.
+    Row ``dy`` of the disk is a run of half-width ``h(dy)`` (:func:`disk_half_widths`), so the dilation
+    is the OR over ``dy`` of the planes dilated along columns by ``h(dy)`` and moved ``dy`` rows. The
+    column dilations are built once for each distinct half-width, widest from narrower by doubling
+    steps (8 for r = 8: 1, 3, 5, 6, 7, 8), and each is OR-ed, moved, into the result as soon as it
+    exists: one in-place OR per row offset, about 65 word operations for r = 8. The result is buffer
+    ``'dilated'``, valid until the next call.
     """
-    steps = disk_staircase(radius)
+    half_widths = disk_half_widths(radius)
     shape = planes.shape
     tmp = ws.get("tmp", shape)
-    column_pair = (ws.get("columns_a", shape), ws.get("columns_b", shape))
-    row_pair = (ws.get("rows_a", shape), ws.get("rows_b", shape))
-    column_width = steps[-1][1]
-    columns = _dilate_1d(planes, 0, column_width, _grow_columns, column_pair, tmp)
-    result = columns
-    for k in range(len(steps) - 2, -1, -1):  # from the narrowest rectangle to the widest
-        result = _dilate_1d(result, 0, steps[k + 1][0] - steps[k][0], _grow_rows, row_pair, tmp)
-        columns = _dilate_1d(columns, column_width, steps[k][1], _grow_columns, column_pair, tmp)
-        column_width = steps[k][1]
-        result |= columns
-    return _dilate_1d(result, 0, steps[0][0], _grow_rows, row_pair, tmp)
+    pair = (ws.get("columns_a", shape), ws.get("columns_b", shape))
+    out = ws.get("dilated", shape)
+    out.fill(0)
+    columns, width = planes, 0
+    for half_width in sorted(set(half_widths)):
+        columns = _dilate_columns(columns, width, half_width, pair, tmp)
+        width = half_width
+        for dy in (dy for dy, h in enumerate(half_widths) if h == half_width):
+            if dy == 0:
+                out |= columns
+            else:
+                out[:, dy:] |= columns[:, :-dy]
+                out[:, :-dy] |= columns[:, dy:]
+    return out
