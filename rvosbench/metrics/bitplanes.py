@@ -200,9 +200,11 @@ def dilate_disk(planes: np.ndarray, radius: int, ws: Workspace) -> np.ndarray:
 
     Row ``dy`` of the disk is a run of half-width ``h(dy)`` (:func:`disk_half_widths`), so the dilation
     is the OR over ``dy`` of the planes dilated along columns by ``h(dy)`` and moved ``dy`` rows. The
-    column dilations are built once for each distinct half-width, widest from narrower by doubling
-    steps (8 for r = 8: 1, 3, 5, 6, 7, 8), and each is OR-ed, moved, into the result as soon as it
-    exists: one in-place OR per row offset, about 65 word operations for r = 8. The result is buffer
+    column dilations are built once for each distinct half-width, wider from narrower by doubling
+    steps, and each is OR-ed, moved, into the result as soon as it exists: one in-place OR per row
+    offset. The widest run, row 0's ``±r``, is the run of ``±(r − 1)`` plus the planes moved by ``±r``
+    columns; when ``r`` is a whole number of bytes those two moves are byte offsets, two operations
+    instead of a doubling step's eight. For r = 8: 60 word operations. The result is buffer
     ``'dilated'``, valid until the next call.
     """
     half_widths = disk_half_widths(radius)
@@ -211,14 +213,18 @@ def dilate_disk(planes: np.ndarray, radius: int, ws: Workspace) -> np.ndarray:
     pair = (ws.get("columns_a", shape), ws.get("columns_b", shape))
     out = ws.get("dilated", shape)
     out.fill(0)
+    whole_bytes = radius % 8 == 0  # then half_widths[1] == radius - 1 and row 0 takes the byte moves
     columns, width = planes, 0
-    for half_width in sorted(set(half_widths)):
+    for half_width in sorted(set(half_widths[1:] if whole_bytes else half_widths)):
         columns = _dilate_columns(columns, width, half_width, pair, tmp)
         width = half_width
-        for dy in (dy for dy, h in enumerate(half_widths) if h == half_width):
-            if dy == 0:
-                out |= columns
-            else:
-                out[:, dy:] |= columns[:, :-dy]
-                out[:, :-dy] |= columns[:, dy:]
+        for dy in (dy for dy, h in enumerate(half_widths) if h == half_width and dy > 0):
+            out[:, dy:] |= columns[:, :-dy]
+            out[:, :-dy] |= columns[:, dy:]
+        if half_width == half_widths[1] and whole_bytes or half_width == half_widths[0]:
+            out |= columns  # row 0 (its ±r run, completed below when r is whole bytes)
+    if whole_bytes:
+        offset, source, target = radius // 8, planes.view(np.uint8).reshape(-1), out.view(np.uint8).reshape(-1)
+        target[offset:] |= source[:-offset]
+        target[:-offset] |= source[offset:]
     return out

@@ -202,7 +202,7 @@ def test_dilation_is_the_disk_dilation_across_words_and_planes():
     from rvosbench.metrics.bitplanes import dilate_disk, guard_words, workspace
 
     rng = np.random.default_rng(5)
-    for radius, width in ((1, 64), (8, 130), (12, 70), (31, 200)):
+    for radius, width in ((1, 64), (8, 130), (12, 70), (16, 150), (31, 200)):
         masks = rng.random((3, 40, width)) < 0.01
         words = -(-width // 64)
         guard = guard_words(radius, 63)
