@@ -80,25 +80,27 @@ def pack_rows(masks: np.ndarray) -> np.ndarray:
 
 
 def planes_from_crops(parts: tuple[np.ndarray, ...], frames: Sequence[int], tops: Sequence[int],
-                      lefts: Sequence[int], rows: int, nbytes: int, guard: int, ws: Workspace) -> np.ndarray:
+                      lefts: Sequence[int], rows: int, nbytes: int, guard: int, guard_rows: int,
+                      ws: Workspace) -> np.ndarray:
     """One plane stack (buffer ``'planes'``) of ``rows`` × ``nbytes`` crops of packed ``(T, H, bytes)`` parts:
     for each part in turn, frame ``frames[i]`` cropped at row ``tops[i]`` and byte ``lefts[i]``, then
-    zero bytes up to a whole word and ``guard`` zero words. Column 0 of a plane is bit 0 of its crop's
-    first byte, so frames keep their own crops (a moving object is not boxed with its whole path)."""
+    zero bytes up to a whole word, ``guard`` zero words, and ``guard_rows`` zero rows. Column 0 of a
+    plane is bit 0 of its crop's first byte, so frames keep their own crops (a moving object is not
+    boxed with its whole path)."""
     words = -(-nbytes // 8)
-    planes = ws.get("planes", (len(parts) * len(frames), rows, words + guard))
+    planes = ws.get("planes", (len(parts) * len(frames), rows + guard_rows, words + guard))
+    planes.fill(0)  # one memset beats zeroing the tail of every row
     as_bytes = planes.view(np.uint8)
-    if nbytes % 8 or guard:
-        planes.fill(0)  # one memset beats zeroing a few bytes at the end of every row
     count = len(frames)
     if len(set(tops)) == len(set(lefts)) == 1 and frames[-1] - frames[0] == count - 1:  # one crop: one copy
         top, left, first = tops[0], lefts[0], frames[0]
         for k, part in enumerate(parts):
-            as_bytes[k * count:(k + 1) * count, :, :nbytes] = part[first:first + count, top:top + rows, left:left + nbytes]
+            as_bytes[k * count:(k + 1) * count, :rows, :nbytes] = part[first:first + count, top:top + rows,
+                                                                       left:left + nbytes]
     else:
         for k, part in enumerate(parts):
             for plane, (frame, top, left) in enumerate(zip(frames, tops, lefts), start=k * count):
-                as_bytes[plane, :, :nbytes] = part[frame, top:top + rows, left:left + nbytes]
+                as_bytes[plane, :rows, :nbytes] = part[frame, top:top + rows, left:left + nbytes]
     return planes
 
 
@@ -108,48 +110,51 @@ def popcounts(planes: np.ndarray, ws: Workspace) -> np.ndarray:
     return cv2.reduce(counts.reshape(len(planes), -1), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
 
 
-def replicate_mask(columns: Sequence[int | None], shape: tuple[int, ...]) -> np.ndarray | None:
-    """``(N, 1, words)`` words with the bit of each plane's replicated column set (None: no plane has one)."""
-    if all(column is None for column in columns):
+def _selection(planes: list[int]) -> slice | list[int] | None:
+    """Plane indices as a slice when they are a run (numpy then works in place, without a copy)."""
+    if not planes:
         return None
-    mask = np.zeros((shape[0], 1, shape[2]), np.uint64)
-    for plane, column in enumerate(columns):
-        if column is not None:
-            mask[plane, 0, column // WORD_BITS] = _ONE << np.uint64(column % WORD_BITS)
-    return mask
+    return slice(planes[0], planes[-1] + 1) if planes[-1] - planes[0] == len(planes) - 1 else planes
 
 
-def boundary_map(planes: np.ndarray, replicate: np.ndarray | None, guard: int, ws: Workspace) -> np.ndarray:
-    """The toolkit's ``seg2bmap`` of every plane, in buffer ``'boundary'``.
+def boundary_map(planes: np.ndarray, rows: int, last_row: Sequence[bool], last_column: Sequence[int | None],
+                 guard: int, ws: Workspace) -> np.ndarray:
+    """The toolkit's ``seg2bmap`` of the first ``rows`` rows of every plane, in buffer ``'boundary'``.
 
     A pixel is a boundary pixel when its 2×2 block (itself, east, south, south-east) is not uniform,
     i.e. when it differs from its east neighbour, or its south neighbour from that one's east
     neighbour, or it differs from its south neighbour: ``h(y) | h(y+1) | (p(y) ^ p(y+1))`` with
-    ``h = p ^ east``, seven word operations. The last row of a plane only looks east and the columns
-    set in ``replicate`` (:func:`replicate_mask`, each plane's image column ``W − 1``) are their own east
-    neighbour: the toolkit's special cases, which are exactly "replicate the last row and column". The
-    caller passes planes whose last row is the image's last row or a row that is empty in that plane,
-    so both readings agree there. The last word of a row takes the next row's first column as its east
-    neighbour; that lands in the guard words, or without guard in the top bit, which
-    :func:`guard_words` keeps free; it is cleared.
+    ``h = p ^ east``, seven operations on the whole stack as one run of words (numpy is three times
+    slower on a slice per plane). The toolkit's border rules are exactly "replicate the last row and
+    column": planes whose row ``rows - 1`` is the image's last row (``last_row``) get it copied into
+    the zero row below, and plane ``n``'s column ``last_column[n]`` (the image's last column, or None)
+    is its own east neighbour. Everywhere else a crop's border rows and columns are empty, where both
+    readings agree. The last word of a row takes the next row's first column as its east neighbour;
+    that lands in the guard words, or without guard in the top bit, which :func:`guard_words` keeps
+    free. Rows from ``rows`` on and guard words are cleared.
     """
+    chosen = _selection([n for n, last in enumerate(last_row) if last])
+    if chosen is not None:
+        planes[chosen, rows] = planes[chosen, rows - 1]
+    row_words = planes.shape[2]
     flat = planes.reshape(-1)
     horizontal = ws.get("horizontal", planes.shape)
     east = horizontal.reshape(-1)
     np.right_shift(flat, _ONE, out=east)
-    carry = ws.get("tmp", planes.shape)
-    carry_flat = carry.reshape(-1)
-    np.left_shift(flat[1:], np.uint64(WORD_BITS - 1), out=carry_flat[:-1])
-    east[:-1] |= carry_flat[:-1]
-    if replicate is not None:
-        np.bitwise_and(planes, replicate, out=carry)
-        horizontal |= carry
-    horizontal ^= planes  # h: differs from its east neighbour
+    carry = ws.get("tmp", planes.shape).reshape(-1)
+    np.left_shift(flat[1:], np.uint64(WORD_BITS - 1), out=carry[:-1])
+    east[:-1] |= carry[:-1]
+    for column in set(last_column) - {None}:
+        chosen = _selection([n for n, c in enumerate(last_column) if c == column])
+        word, bit = divmod(column, WORD_BITS)
+        horizontal[chosen, :, word] |= planes[chosen, :, word] & (_ONE << np.uint64(bit))
+    east ^= flat  # h: differs from its east neighbour
     out = ws.get("boundary", planes.shape)
-    np.bitwise_or(horizontal[:, :-1], horizontal[:, 1:], out=out[:, :-1])
-    out[:, -1] = horizontal[:, -1]
-    np.bitwise_xor(planes[:, :-1], planes[:, 1:], out=carry[:, :-1])
-    out[:, :-1] |= carry[:, :-1]
+    flat_out = out.reshape(-1)
+    np.bitwise_or(east[:-row_words], east[row_words:], out=flat_out[:-row_words])
+    np.bitwise_xor(flat[:-row_words], flat[row_words:], out=carry[:-row_words])
+    flat_out[:-row_words] |= carry[:-row_words]
+    out[:, rows:] = 0
     if guard:
         out[..., -guard:] = 0
     else:
@@ -196,16 +201,18 @@ def disk_half_widths(radius: int) -> tuple[int, ...]:
 
 
 def dilate_disk(planes: np.ndarray, radius: int, ws: Workspace) -> np.ndarray:
-    """Dilation of every plane by the disk of ``radius`` ≥ 1 (pixels outside the planes are empty).
+    """Dilation of every plane by the disk of ``radius`` ≥ 1 (pixels outside the planes are empty);
+    every plane must end with ``radius`` empty rows, which receive what moves down past its last row.
 
     Row ``dy`` of the disk is a run of half-width ``h(dy)`` (:func:`disk_half_widths`), so the dilation
     is the OR over ``dy`` of the planes dilated along columns by ``h(dy)`` and moved ``dy`` rows. The
     column dilations are built once for each distinct half-width, wider from narrower by doubling
-    steps, and each is OR-ed, moved, into the result as soon as it exists: one in-place OR per row
-    offset. The widest run, row 0's ``±r``, is the run of ``±(r − 1)`` plus the planes moved by ``±r``
-    columns; when ``r`` is a whole number of bytes those two moves are byte offsets, two operations
-    instead of a doubling step's eight. For r = 8: 60 word operations. The result is buffer
-    ``'dilated'``, valid until the next call.
+    steps, and each is OR-ed, moved, into the result as soon as it exists: one operation per row
+    offset, on the stack as one run of words (the empty rows keep planes apart). The widest run, row
+    0's ``±r``, is the run of ``±(r − 1)`` plus the planes moved by ``±r`` columns; when ``r`` is a
+    whole number of bytes those two moves are byte offsets, two operations instead of a doubling
+    step's eight. For r = 8: 60 word operations. The result is buffer ``'dilated'``, valid until the
+    next call.
     """
     half_widths = disk_half_widths(radius)
     shape = planes.shape
@@ -213,16 +220,19 @@ def dilate_disk(planes: np.ndarray, radius: int, ws: Workspace) -> np.ndarray:
     pair = (ws.get("columns_a", shape), ws.get("columns_b", shape))
     out = ws.get("dilated", shape)
     out.fill(0)
+    flat_out = out.reshape(-1)
     whole_bytes = radius % 8 == 0  # then half_widths[1] == radius - 1 and row 0 takes the byte moves
     columns, width = planes, 0
     for half_width in sorted(set(half_widths[1:] if whole_bytes else half_widths)):
         columns = _dilate_columns(columns, width, half_width, pair, tmp)
         width = half_width
+        flat = columns.reshape(-1)
         for dy in (dy for dy, h in enumerate(half_widths) if h == half_width and dy > 0):
-            out[:, dy:] |= columns[:, :-dy]
-            out[:, :-dy] |= columns[:, dy:]
+            offset = dy * shape[2]
+            flat_out[offset:] |= flat[:-offset]
+            flat_out[:-offset] |= flat[offset:]
         if half_width == half_widths[1] and whole_bytes or half_width == half_widths[0]:
-            out |= columns  # row 0 (its ±r run, completed below when r is whole bytes)
+            flat_out |= flat  # row 0 (its ±r run, completed below when r is whole bytes)
     if whole_bytes:
         offset, source, target = radius // 8, planes.view(np.uint8).reshape(-1), out.view(np.uint8).reshape(-1)
         target[offset:] |= source[:-offset]

@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from rvosbench.metrics.bitplanes import (WORD_BITS, boundary_map, dilate_disk, guard_words, pack_rows,
-                                         planes_from_crops, popcounts, replicate_mask, workspace)
+                                         planes_from_crops, popcounts, workspace)
 
 #: Boundary tolerance of the DAVIS toolkit: a fraction of the image diagonal.
 DEFAULT_BOUND_TH = 0.008
@@ -150,7 +150,7 @@ def _chunk_scores(gt: np.ndarray, pred: np.ndarray, boxes: list[_Box], width: in
     frames = [b.frame for b in boxes]
     guard = guard_words(radius or 0, 8 * ((crop_bytes - 1) % 8) + 7)
     ws = workspace()
-    planes = planes_from_crops((gt, pred), frames, tops, lefts, rows, crop_bytes, guard, ws)
+    planes = planes_from_crops((gt, pred), frames, tops, lefts, rows, crop_bytes, guard, max(radius or 0, 1), ws)
     count = len(boxes)
     gt_planes, pred_planes = planes[:count], planes[count:]
     both = ws.get("both", gt_planes.shape)
@@ -160,8 +160,9 @@ def _chunk_scores(gt: np.ndarray, pred: np.ndarray, boxes: list[_Box], width: in
         j = np.where(union == 0, 1.0, inter / union)
     if radius is None:
         return j, np.full(count, math.nan)
-    replicate = [width - 1 - 8 * left if left + crop_bytes == nbytes else None for left in lefts]
-    boundaries = boundary_map(planes, replicate_mask(replicate * 2, planes.shape), guard, ws)
+    last_row = [top + rows == height for top in tops]
+    last_column = [width - 1 - 8 * left if left + crop_bytes == nbytes else None for left in lefts]
+    boundaries = boundary_map(planes, rows, last_row * 2, last_column * 2, guard, ws)
     counts = popcounts(boundaries, ws)
     dilated = dilate_disk(boundaries, radius, ws)
     matched = ws.get("matched", planes.shape)  # each boundary against the other's dilation

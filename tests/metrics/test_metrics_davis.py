@@ -206,11 +206,11 @@ def test_dilation_is_the_disk_dilation_across_words_and_planes():
         masks = rng.random((3, 40, width)) < 0.01
         words = -(-width // 64)
         guard = guard_words(radius, 63)
-        planes = np.zeros((3, 40, words + guard), np.uint64)
+        planes = np.zeros((3, 40 + radius, words + guard), np.uint64)  # each plane ends with radius empty rows
         packed = np.packbits(masks, axis=-1, bitorder="little")
-        planes.view(np.uint8)[..., :packed.shape[-1]] = packed
+        planes.view(np.uint8)[:, :40, :packed.shape[-1]] = packed
         dilated = dilate_disk(planes, radius, workspace())
-        got = np.unpackbits(dilated.view(np.uint8), axis=-1, bitorder="little")[..., :width].astype(bool)
+        got = np.unpackbits(dilated.view(np.uint8), axis=-1, bitorder="little")[:, :40, :width].astype(bool)
         disk = ref.skimage_disk(radius).astype(np.uint8)
         expected = np.stack([cv2.dilate(m.astype(np.uint8), disk) > 0 for m in masks])
         np.testing.assert_array_equal(got, expected)
