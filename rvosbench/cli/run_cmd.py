@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from rvosbench.engine.catalog import load_catalog
     from rvosbench.engine.distributed import shutdown_distributed
     from rvosbench.engine.runner import run_study
+    from rvosbench.engine.scoring import start_early
 
     if args.job:
         die_with_parent()
@@ -102,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         # one thread per process unless the user chose otherwise (torchrun would say the same)
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "RVOSBENCH_NPROC": "1"}
         return subprocess.run(torchrun_command(args), env=env).returncode
+    if int(os.environ.get("RANK", "0")) == 0:  # rank 0 scores (engine.evaluation)
+        start_early(args.eval_workers)  # its scoring workers are ready when the first evaluation starts
     names = [] if args.baselines.strip().lower() == "none" else \
         [n.strip() for n in args.baselines.split(",") if n.strip()]
     try:

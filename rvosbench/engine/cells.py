@@ -86,7 +86,8 @@ class EvaluationStage:
             reset_peak_memory(session.ctx.device)
             writer = self._prediction_writer(cell_dir, bench) if settings.save_predictions and session.is_main else None
             try:
-                with VideoScorer(bench, cell.config["benchmark"], session.eval_workers) as scorer:
+                workers = session.eval_workers if session.is_main else 1  # rank 0 scores what all ranks predict
+                with VideoScorer(bench, cell.config["benchmark"], workers) as scorer:
                     result = run_evaluation(predictor, samples, evaluator, session.ctx, desc=label,
                                             strips=settings.strips, strip_frames=settings.strip_frames,
                                             strip_metric=bench.metrics[0], sink=writer, scorer=scorer)

@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
+import os
 import sys
+import time
+import warnings
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -62,12 +65,13 @@ class Samples:
 Task = Callable[..., Any]
 
 
-def run_task(protocol: str, samples: Samples, task: Task, *args: Any) -> tuple[Any, Any]:
-    """``(task's return value, state of the fresh evaluator it filled)``."""
+def run_task(protocol: str, samples: Samples, task: Task, *args: Any) -> tuple[Any, Any, int, float]:
+    """``(task's return value, state of the fresh evaluator it filled, process id, CPU seconds)``."""
+    started = time.process_time()
     evaluator = PROTOCOLS.build_from({"type": protocol})
     evaluator.reset()
     returned = task(evaluator, samples, *args)
-    return returned, evaluator.state()
+    return returned, evaluator.state(), os.getpid(), time.process_time() - started
 
 
 # -- the worker side --------------------------------------------------------------------------
@@ -93,12 +97,18 @@ def _init_worker(config: dict[str, Any], registrars: list[tuple[str, str | None]
         _import_registrar(module, file)
     from rvosbench.data import build_benchmark
 
-    _worker_samples = Samples.of(build_benchmark(dict(config)).sample_list())
+    with warnings.catch_warnings():  # the caller built the same benchmark and reported its notes
+        warnings.simplefilter("ignore")
+        _worker_samples = Samples.of(build_benchmark(dict(config)).sample_list())
 
 
-def _run_in_worker(protocol: str, task: Task, *args: Any) -> tuple[Any, Any]:
+def _run_in_worker(protocol: str, task: Task, *args: Any) -> tuple[Any, Any, int, float]:
     assert _worker_samples is not None, "scoring worker used before its initializer ran"
     return run_task(protocol, _worker_samples, task, *args)
+
+
+def _ready() -> None:
+    """Nothing: submitted once per worker on entry, so that workers start before the first task."""
 
 
 def _registrar(cls: type) -> tuple[str, str | None]:
@@ -113,6 +123,16 @@ def scoring_context() -> multiprocessing.context.BaseContext:
         context.set_forkserver_preload(PRELOAD)
         return context
     return multiprocessing.get_context("spawn")
+
+
+def start_early(workers: int) -> None:
+    """Start the forkserver now, when workers will be wanted later: its imports (a few seconds, torch
+    included) then overlap with what the caller does first (reading annotations, listing files)."""
+    if workers > 1 and "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        scoring_context()
+        forkserver.ensure_running()
 
 
 # -- the calling side -------------------------------------------------------------------------
@@ -131,9 +151,15 @@ class VideoScorer:
         self._config = dict(config)
         self._local: Samples | None = None
         self._pool: ProcessPoolExecutor | None = None
-        self._queue: deque[Future | tuple[Any, Any]] = deque()
+        self._queue: deque[Future | tuple[Any, Any, int, float]] = deque()
+        #: CPU seconds spent in tasks, by process id (this one included): shows how the work was shared
+        self.cpu_seconds: dict[int, float] = defaultdict(float)
 
     def __enter__(self) -> VideoScorer:
+        if self.workers > 1:  # the workers build the benchmark while this process starts on its share
+            self._pool = self._start_pool()
+            for _ in range(self.workers - 1):
+                self._pool.submit(_ready)
         return self
 
     def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
@@ -156,9 +182,7 @@ class VideoScorer:
         return sum(1 for item in self._queue if isinstance(item, Future) and not item.done())
 
     def submit(self, task: Task, *args: Any) -> None:
-        if self.workers > 1 and self._queued_in_workers() < QUEUED_PER_WORKER * (self.workers - 1):
-            if self._pool is None:
-                self._pool = self._start_pool()
+        if self._pool is not None and self._queued_in_workers() < QUEUED_PER_WORKER * (self.workers - 1):
             self._queue.append(self._pool.submit(_run_in_worker, self.protocol, task, *args))
         else:
             self._queue.append(run_task(self.protocol, self.local_samples, task, *args))
@@ -172,4 +196,6 @@ class VideoScorer:
                     return
                 head = head.result()
             self._queue.popleft()
-            yield head
+            returned, state, process, seconds = head
+            self.cpu_seconds[process] += seconds
+            yield returned, state

@@ -3,9 +3,14 @@
 The set is written once to a temporary folder in the Ref-YouTube-VOS layout (per-expression
 protocol): 30 videos of 480×854, 60–80 frames each, 1–3 moving objects per video and one expression
 per object (about 4,000 object-frames, like DAVIS-17 val's 3,984), with predictions that are the masks
-shifted and grown or shrunk by a pixel. Both runs score the same files; the command prints their wall
-times, the speed-up, whether the metrics are identical, and the load average (the machine is shared:
-a scaling figure is only meaningful when the load is below the core count).
+shifted by up to two pixels. Both runs score the same files; the command prints their wall times, the
+speed-up, whether the metrics are identical, and the load average (the machine is shared: a scaling
+figure is only meaningful when the load is below the core count).
+
+The workers' forkserver is started before the set is written, as ``rvosbench eval`` starts it before
+loading the catalog: its one-time imports (torch, through rvosbench) then overlap with other work, as
+they do in the command, and the timed runs include starting the worker processes and their reading
+of the annotations.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import cv2
 import numpy as np
 
 from rvosbench.engine.offline_eval import run_offline_eval
+from rvosbench.engine.scoring import start_early
 
 HEIGHT, WIDTH = 480, 854
 
@@ -71,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--videos", type=int, default=30, help="videos in the set (default 30, as DAVIS-17 val)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    start_early(args.workers)
     with tempfile.TemporaryDirectory(prefix="rvosbench-scoring-") as folder:
         root = Path(folder)
         start = time.perf_counter()
@@ -80,16 +87,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = {}
         for workers in (1, args.workers):
             load = os.getloadavg()[0]
+            usage: dict = {}
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a synthetic set has none of the released counts
                 result = run_offline_eval("ref_youtube_vos", predictions, split="train", root=str(root / "data"),
-                                          out=root / f"scores{workers}", workers=workers)
+                                          out=root / f"scores{workers}", workers=workers, usage=usage)
             seconds = time.perf_counter() - start
             results[workers] = (seconds, result.metrics)
-            print(f"workers {workers}: {seconds:6.2f} s ({1000 * seconds / object_frames:.3f} ms per object-frame, "
-                  f"load average before {load:.2f} on {os.cpu_count()} cores)  J&F {result.metrics['J&F']:.6f}")
+            cpu = " + ".join(f"{s:.2f}" for s in usage["cpu_s"])
+            print(f"workers {workers}: {seconds:6.2f} s wall ({1000 * seconds / object_frames:.3f} ms per object-frame), "
+                  f"CPU in scoring {cpu} s, load average before {load:.2f} on {os.cpu_count()} cores; "
+                  f"J&F {result.metrics['J&F']:.6f}")
         one, many = results[1], results[args.workers]
-        print(f"speed-up with {args.workers} workers: {one[0] / many[0]:.2f}x; "
-              f"metrics identical: {'yes' if one[1] == many[1] else 'NO'}")
+        print(f"speed-up with {args.workers} workers: {one[0] / many[0]:.2f}x (goal >= 1.8x for 2 workers on 2 idle "
+              f"cores); metrics identical: {'yes' if one[1] == many[1] else 'NO'}")
+        print("a speed-up well below the CPU split means the cores were busy with other work (see the load)")
     return 0
