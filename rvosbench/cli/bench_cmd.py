@@ -1,7 +1,8 @@
 """``rvosbench bench WHAT ...``: slow measurements, each owned by its package.
 
 ``bench metrics`` (J/F speed vs the official toolkit), ``bench data`` (frame decoding), ``bench model``
-(params, FLOPs, latency, memory of a card) and ``bench attention`` (coupled vs decoupled cost over T).
+(params, FLOPs, latency, memory of a card), ``bench attention`` (coupled vs decoupled cost over T) and
+``bench variants`` (what each ProxyFormer variant changes: parameters, FLOPs, paths).
 Each target is a module exposing ``main(argv) -> int``; this command only dispatches, so the packages
 stay independent.
 """
@@ -17,6 +18,7 @@ TARGETS = {
     "data": "rvosbench.data.bench",
     "model": "rvosbench.models.bench",
     "attention": "rvosbench.models.bench_attention",
+    "variants": "rvosbench.models.bench_variants",
 }
 
 

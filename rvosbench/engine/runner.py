@@ -39,7 +39,7 @@ from rvosbench.core.registry import PROTOCOLS, deep_merge
 from rvosbench.engine import baselines as trivial
 from rvosbench.core.atomic import atomic_write_text, jsonl_text
 from rvosbench.engine.catalog import load_catalog
-from rvosbench.engine.cost import count_params, peak_memory_mb, reset_peak_memory, scaling_points, window_flops
+from rvosbench.engine.cost import scaling_points, window_flops
 from rvosbench.engine.distributed import DistContext, init_distributed
 from rvosbench.engine.evaluation import EvalResult, ModelPredictor, Predictor, run_evaluation
 from rvosbench.engine.sampling import seed_all
@@ -48,6 +48,7 @@ from rvosbench.engine.store import (ResultStore, environment, now, portable, rea
                                     train_store_key)
 from rvosbench.engine.table import format_table
 from rvosbench.engine.trainer import Trainer, read_done
+from rvosbench.models.costs import count_params, peak_memory_mb, reset_peak_memory
 
 PREVIOUS = ".previous"
 WORK_PREFIX = ".work-"  # a cell's files written while it is evaluated (saved predictions)
@@ -340,7 +341,7 @@ class StudyRunner:
             finally:
                 if writer is not None:
                     writer.__exit__(*sys.exc_info())
-            cost = {"params": count_params(model), "latency_ms": None, "peak_mem_mb": peak_memory_mb(self.ctx.device)}
+            cost = {"params": count_params(model)["total"], "latency_ms": None, "peak_mem_mb": peak_memory_mb(self.ctx.device)}
             if settings.measure_cost and samples:
                 cost.update(window_flops(model, transform, samples[0], settings.window, self.ctx.device))
             scaling = scaling_points(model, transform, samples[: settings.scaling_limit],
@@ -441,7 +442,7 @@ class StudyRunner:
 
     # -- trivial baselines -----------------------------------------------------------------------
     def score_baselines(self) -> list[dict[str, Any]]:
-        """Score each trivial baseline on each benchmark of the plan (cached in ``baselines/``)."""
+        """Score each reference predictor that applies on each benchmark of the plan (cached in ``baselines/``)."""
         results = []
         seen: set[str] = set()
         for cell in self.plan.eval_cells:
@@ -453,7 +454,10 @@ class StudyRunner:
                 continue
             settings = EvalSettings.from_config(cell.config.get("eval"))
             for name in self.baseline_names:
-                summary = self._score_baseline(name, trivial.baseline(name), bench, cell, settings)
+                predictor = trivial.baseline(name).predictor(bench)
+                if predictor is None:  # e.g. the time-blind reader exists for synth only
+                    continue
+                summary = self._score_baseline(name, predictor, bench, cell, settings)
                 if summary is not None:
                     results.append(summary)
         return results

@@ -45,7 +45,7 @@ def attention_pairs(mode: str, T: int, L: int, N: int, W: int = WORDS) -> int:
 
 def measure(mode: str, T: int, size: int, dim: int, heads: int, N: int, repeats: int) -> dict:
     torch.manual_seed(0)
-    stage = CMIEStage(dim, heads, mode, proxy_temporal=True, ffn_dim=0, dropout=0.0).eval()
+    stage = CMIEStage(dim, heads, mode).eval()
     sizes = level_sizes(size)
     spatial = torch.cat([sine_encoding_2d(h, w, dim, torch.device("cpu")) for h, w in sizes])
     g = Geometry(1, T, N, spatial)
