@@ -94,6 +94,12 @@ def input_config(card: Mapping[str, Any], *overrides: Mapping[str, Any]) -> dict
     return config
 
 
+def per_tag_metrics(result: EvalResult, metric: str) -> dict[str, float]:
+    """``{'<metric>@<tag>': mean}`` per expression tag (e.g. ``J&F@motion``): per-type learning curves."""
+    return {f"{metric}@{row['tags']}": float(row[metric]) for row in result.tables.get("per_tag", [])
+            if metric in row}
+
+
 class StudyRunner:
     """Runs one plan against one result store; see the module docstring."""
 
@@ -285,7 +291,7 @@ class StudyRunner:
         def validate(model: nn.Module, step: int) -> dict[str, float]:  # the trainer sets train mode again
             predictor = ModelPredictor(model, transform, eval_settings.window, self.ctx.device)
             result = run_evaluation(predictor, samples, evaluator, self.ctx, desc=f"val @{step}")
-            return result.metrics if result is not None else {}
+            return {**result.metrics, **per_tag_metrics(result, bench.metrics[0])} if result is not None else {}
 
         return validate
 

@@ -33,7 +33,7 @@ from rvosbench.data.synth.recipes import RECIPES, Canvas, Intent
 from rvosbench.data.synth.scene import Facts, SceneObject, render, scene_facts, shape_mask
 from rvosbench.data.synth.vocab import COLOURS, EXPRESSION_TYPES, SHAPES, held_out_combos
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: motion and temporal-change scenes learnable in the CPU budget (docs/benchmarks.md)
 SPLITS = ("train", "val", "test", "compositional")
 MAX_ATTEMPTS = 200
 
@@ -201,7 +201,7 @@ def generate_video(config: SynthConfig, split: str, index: int) -> SynthVideo:
         expressions = []
         for intent in chosen:
             targets = sorted(intent.targets)
-            tags = [intent.kind, *(["multi_object"] if len(targets) > 1 else []),
+            tags = [intent.kind, *intent.tags, *(["multi_object"] if len(targets) > 1 else []),
                     *_situation_tags(objects, labels, intent.targets)]
             expressions.append({
                 "exp": wording(intent.query, rng, count=len(targets)),
