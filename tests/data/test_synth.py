@@ -259,3 +259,13 @@ def test_time_blind_reader_keeps_every_candidate_of_each_frame(small_root):
                 with_lookalikes[sample.meta["type"]] = with_lookalikes.get(sample.meta["type"], 0) + 1
     assert with_lookalikes["motion"] > 0 and with_lookalikes["temporal_change"] > 0  # time needed there
     assert with_lookalikes["appearance"] == 0  # one frame and the words suffice there
+
+
+def test_families_make_a_variant_with_only_those_scenes(tmp_path):
+    bench = build_benchmark({"type": "synth", "root": str(tmp_path), "split": "test", "progress": False,
+                             "videos": {"test": 4}, "families": ["motion", "temporal_change"]})
+    kinds = {s.meta["type"] for s in bench.sample_list()}
+    assert {"motion", "temporal_change"} <= kinds <= {"motion", "temporal_change", "appearance", "distractor"}
+    assert bench.root.name != SynthConfig(videos={"test": 4}).key()  # its own cache folder
+    with pytest.raises(ConfigError, match="families"):
+        build_benchmark({"type": "synth", "root": str(tmp_path), "split": "test", "families": ["colour"]})
