@@ -5,7 +5,7 @@ predictors that ignore what the type tests.
 A claim (``reports/claims.yaml``) names the variant that has the factor (``with``), the variants
 that lack it (``without``: the ablation and any control) and the expression tags where it should
 show. For each (variant, tag) the unit is the video, as everywhere in the reports
-(:mod:`rvosbench.report.stats`): a video's score is the mean of its expressions of that tag, then the
+(:mod:`rvosbench.core.stats`): a video's score is the mean of its expressions of that tag, then the
 mean over seeds; Δ = without − with on the videos both have; the CI is the bootstrap interval of the
 mean of the per-video Δ and p the Wilcoxon signed-rank test on them. ``per seed`` gives the tag's
 mean per seed (its spread is the seed noise the interval does not contain).
@@ -19,8 +19,8 @@ import pandas as pd
 import yaml
 
 from rvosbench.core.errors import ConfigError
-from rvosbench.report.stats import compare, per_video
-from rvosbench.report.store import Study, iter_jsonl
+from rvosbench.core.stats import compare, per_video
+from rvosbench.report.store import Study
 
 METRIC = "J&F"
 
@@ -44,14 +44,8 @@ def load_claims(path: str | Path) -> list[dict[str, Any]]:
 
 
 def reference_records(study: Study) -> pd.DataFrame:
-    """Per-sample records of the reference predictors stored beside the study (``baselines/*``)."""
-    rows = []
-    for path in sorted((study.path / "baselines").glob("*/samples.jsonl")):
-        name = path.parent.name.split("--")[0]
-        for record in iter_jsonl(path):
-            rows.append({**record, "variant": name, "seed": 0, "video_id": str(record["video_id"]),
-                         "tags": tuple(record.get("tags") or ())})
-    return pd.DataFrame(rows)
+    """Per-sample records of the reference predictors bound to the study (``variant`` = the predictor)."""
+    return study.reference_records if study.reference_records is not None else pd.DataFrame()
 
 
 def _with_tag(records: pd.DataFrame, tag: str) -> pd.DataFrame:

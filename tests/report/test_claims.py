@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,20 +17,28 @@ CLAIM = {"name": "JSC helps", "statement": "on and off", "with": "proxyformer", 
 
 
 @pytest.fixture
-def with_references(study_dir: Path, tmp_path: Path) -> Path:
-    """The toy study plus per-sample records of one reference predictor (0.3 on motion, 0.5 elsewhere)."""
-    copy = tmp_path / "toy"
-    shutil.copytree(study_dir, copy)
-    records = [json.loads(line) for line in (copy / "cells/proxyformer-s0--synth-test/samples.jsonl").open()]
-    folder = copy / "baselines" / "colour_word--synth-test"
-    folder.mkdir(parents=True, exist_ok=True)
+def with_references(tmp_path: Path) -> Path:
+    """The toy store (first layout, migrated as a run does) plus one reference predictor with per-sample
+    records: 0.3 on motion expressions, 0.5 on the others."""
+    from conftest import write_legacy_store
+
+    from rvosbench.core.store import migrate
+
+    root = write_legacy_store(tmp_path / "runs")
+    records = [json.loads(line) for line in (root / "toy/cells/proxyformer-s0--synth-test/samples.jsonl").open()]
+    folder = root / "toy" / "baselines" / "colour_word--synth-test"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(json.dumps({
+        "key": "b-colour_word", "study": "toy", "variant": "colour_word", "seed": None, "model": None, "card": None,
+        "benchmark": "synth", "split": "test", "metrics": {"J&F": 0.4, "J": 0.4, "F": 0.4}, "source": "baseline"}))
     (folder / "samples.jsonl").write_text("".join(
         json.dumps({**r, "J&F": 0.3 if "motion" in r["tags"] else 0.5}) + "\n" for r in records))
-    return copy
+    migrate(root)
+    return root
 
 
 def test_claim_rows_are_paired_per_video_differences(with_references):
-    study = load_study(with_references)
+    study = load_study("toy", with_references)
     rows = claim_rows(study, CLAIM, reference_records(study), ["colour_word"]).set_index("tag")
     assert list(rows.index) == ["all", "motion", "static"]
     records = study.records
@@ -52,7 +59,7 @@ def test_claims_command_prints_markdown(with_references, tmp_path, capsys):
     claims = tmp_path / "claims.yaml"
     claims.write_text(json.dumps({"claims": [CLAIM]}))
     out = tmp_path / "findings.md"
-    assert main(["claims", str(with_references), "--claims", str(claims), "--out", str(out)]) == 0
+    assert main(["claims", "toy", "--store", str(with_references), "--claims", str(claims), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "### JSC helps" in text and "`no_jsc` against `proxyformer`" in text and "colour_word" in text
     assert out.read_text().strip() == text.strip()

@@ -24,7 +24,7 @@ import torch
 from rvosbench.core.plan import load_card
 from rvosbench.core.registry import MODELS
 from rvosbench.models import build_model
-from rvosbench.models.bench import synthetic_clip
+from rvosbench.models.speed import synthetic_clip
 from rvosbench.models.costs import count_flops, count_params
 from rvosbench.models.reach import REACH_KEYS, path_report
 
