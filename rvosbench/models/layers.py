@@ -160,39 +160,3 @@ def tokens_to_maps(tokens: torch.Tensor, sizes: list[tuple[int, int]]) -> list[t
         start += h * w
     return maps
 
-
-class TemporalEmbedding(nn.Module):
-    """``x + PW(GELU(DW(x)))`` on each token level seen as a (T, h, w) volume: a spatio-temporal video
-    embedding of the per-frame backbone features.
-
-    DW is a depthwise k×k×k convolution over (time, y, x), PW a pointwise convolution, zero-initialised
-    so the block starts as the identity. It gives each token what happened around it in the neighbouring
-    frames (what a video backbone's 3-D patch embedding gives; an image backbone has none of it).
-    ``frame_local=True`` keeps only the kernel's centre frame: the same parameters, no cross-frame tap.
-    """
-
-    def __init__(self, dim: int, levels: int, kernel: int = 3):
-        super().__init__()
-        self.depthwise = nn.ModuleList(nn.Conv3d(dim, dim, kernel, padding=kernel // 2, groups=dim)
-                                       for _ in range(levels))
-        self.pointwise = nn.ModuleList(nn.Conv3d(dim, dim, 1) for _ in range(levels))
-        for conv in self.pointwise:
-            nn.init.zeros_(conv.weight)
-            nn.init.zeros_(conv.bias)
-        centre = torch.zeros(1, 1, kernel, 1, 1)
-        centre[:, :, kernel // 2] = 1.0
-        self.register_buffer("centre_frame", centre, persistent=False)
-
-    def forward(self, tokens: torch.Tensor, sizes: list[tuple[int, int]], frame_local: bool = False) -> torch.Tensor:
-        """tokens (B, T, L, C) with L = Σ h·w over ``sizes`` → the same shape."""
-        B, T, _, C = tokens.shape
-        out, start = [], 0
-        for (h, w), depthwise, pointwise in zip(sizes, self.depthwise, self.pointwise):
-            level = tokens[:, :, start: start + h * w]
-            start += h * w
-            volume = level.permute(0, 3, 1, 2).reshape(B, C, T, h, w)
-            weight = depthwise.weight * self.centre_frame if frame_local else depthwise.weight
-            update = F.conv3d(volume, weight, depthwise.bias, padding=depthwise.padding, groups=C)
-            update = pointwise(F.gelu(update))
-            out.append(level + update.reshape(B, C, T, h * w).permute(0, 2, 3, 1))
-        return torch.cat(out, dim=2)

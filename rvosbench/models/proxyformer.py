@@ -82,8 +82,7 @@ from torch import nn
 from rvosbench.core.errors import ConfigError
 from rvosbench.core.registry import MODELS
 from rvosbench.models.heads import MaskDecoder, QueryHeads, TokenLocator
-from rvosbench.models.layers import (MLP, FeedForward, LevelTokens, ResidualAttention, TemporalEmbedding,
-                                     sine_encoding_1d,
+from rvosbench.models.layers import (MLP, FeedForward, LevelTokens, ResidualAttention, sine_encoding_1d,
                                      temporal_encoding, text_projection, tokens_to_maps)
 from rvosbench.models.query_model import QueryRVOSModel
 
@@ -349,7 +348,7 @@ class ProxyFormer(QueryRVOSModel):
                  propagate_proxies: bool = True, proxy_temporal: bool = True, video_temporal: bool = True,
                  aux_loss: bool = True, dynamic_layers: int = 3,
                  dynamic_channels: int = 8, fine_dim: int | None = None, token_centres: bool = False,
-                 temporal_embedding: int = 0, loss: dict | None = None):
+                 loss: dict | None = None):
         loss = dict(loss or {})
         jsc_weight = float(loss.pop("jsc_weight", 1.0))
         jsc_temperature = float(loss.pop("jsc_temperature", 0.07))
@@ -364,7 +363,6 @@ class ProxyFormer(QueryRVOSModel):
         self.num_proxies, self.jsc_weight = num_proxies, jsc_weight
         levels = self.backbone.channels[1:]
         self.input_tokens = LevelTokens(levels, C)
-        self.video_embedding = TemporalEmbedding(C, len(levels), temporal_embedding) if temporal_embedding else None
         self.text_proj = text_projection(self.text_encoder.channels, C)
         self.slot_embed = nn.Embedding(num_proxies, C)
         self.proxy_temporal, self.video_temporal = bool(proxy_temporal), bool(video_temporal)
@@ -388,8 +386,6 @@ class ProxyFormer(QueryRVOSModel):
         words = self.text_proj(text.words)
         sentence = self.text_proj(text.sentence)
         video, sizes, spatial_pos = self.input_tokens(maps[1:], B, T)
-        if self.video_embedding is not None:
-            video = self.video_embedding(video, sizes, frame_local=not self.video_temporal)
         g = Geometry(B, T, self.num_proxies, spatial_pos)
         word_pos = sine_encoding_1d(torch.arange(words.shape[1], device=words.device), words.shape[-1])
 
