@@ -1,8 +1,9 @@
 """``rvosbench bench WHAT ...``: slow measurements, each owned by its package.
 
-``bench metrics`` (J/F speed vs the official toolkit), ``bench data`` (frame decoding), ``bench model``
-(params, FLOPs, latency, memory of a card), ``bench attention`` (coupled vs decoupled cost over T) and
-``bench variants`` (what each ProxyFormer variant changes: parameters, FLOPs, paths).
+``bench metrics`` (J/F speed vs the official toolkit), ``bench scoring`` (``rvosbench eval`` with 1 vs N
+worker processes), ``bench data`` (frame decoding), ``bench model`` (params, FLOPs, latency, memory of a
+card), ``bench attention`` (coupled vs decoupled cost over T) and ``bench variants`` (what each ProxyFormer
+variant changes: parameters, FLOPs, paths).
 Each target is a module exposing ``main(argv) -> int``; this command only dispatches, so the packages
 stay independent.
 """
@@ -14,7 +15,8 @@ import importlib
 from rvosbench.core.errors import ConfigError, did_you_mean
 
 TARGETS = {
-    "metrics": "rvosbench.metrics.bench",
+    "metrics": "rvosbench.metrics.speed",
+    "scoring": "rvosbench.engine.scoring_speed",
     "data": "rvosbench.data.speed",
     "model": "rvosbench.models.speed",
     "attention": "rvosbench.models.speed_attention",

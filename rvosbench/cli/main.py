@@ -35,6 +35,7 @@ COMMANDS = {
     "bench": "bench_cmd",
     "predict": "predict_cmd",
     "claims": "claims_cmd",
+    "convert": "convert_cmd",
 }
 
 
