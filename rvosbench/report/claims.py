@@ -23,6 +23,7 @@ from rvosbench.core.stats import compare, per_video
 from rvosbench.report.store import Study
 
 METRIC = "J&F"
+REFERENCES = ("colour_word", "single_frame")  # the two that each ignore what a tracking claim is about
 
 
 def load_claims(path: str | Path) -> list[dict[str, Any]]:
@@ -114,12 +115,14 @@ def claim_markdown(study: Study, claim: dict[str, Any], references: pd.DataFrame
     return "\n".join(lines)
 
 
-def claims_markdown(study: Study, claims: list[dict[str, Any]], reference_names: list[str] | None = None) -> str:
+def claims_markdown(study: Study, claims: list[dict[str, Any]],
+                    reference_names: tuple[str, ...] | list[str] = REFERENCES) -> str:
     references = reference_records(study)
-    names = reference_names if reference_names is not None else (
-        sorted(set(references["variant"])) if not references.empty else [])
+    found = set(references["variant"]) if not references.empty else set()
+    names = [name for name in reference_names if name in found]
     intro = (f"Study `{study.name}` ({study.path}); {METRIC} ×100 per expression tag. Δ = variant − "
              f"the variant with the factor, per video (mean over its expressions, then over seeds); 95% CI: "
-             f"bootstrap over videos; p: paired Wilcoxon signed-rank over videos (bold: p < 0.05). The last "
-             f"columns are the reference predictors, which ignore what a tag tests.")
+             f"bootstrap over videos; p: paired Wilcoxon signed-rank over videos (bold: p < 0.05); per seed: "
+             f"the mean over the tag's expressions for each seed. The last columns are reference predictors: "
+             f"{', '.join(names) or 'none stored'} (docs/benchmarks.md).")
     return "\n".join([intro, ""] + [claim_markdown(study, claim, references, names) for claim in claims])

@@ -61,7 +61,7 @@ def test_claims_command_prints_markdown(with_references, tmp_path, capsys):
     out = tmp_path / "findings.md"
     assert main(["claims", "toy", "--store", str(with_references), "--claims", str(claims), "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "### JSC helps" in text and "`no_jsc` against `proxyformer`" in text and "colour_word" in text
+    assert "### JSC helps" in text and "`no_jsc` against `proxyformer`" in text and "| colour_word |" in text
     assert out.read_text().strip() == text.strip()
     assert np.isfinite(float(text.split("| all | 8 |")[1].split("|")[4].strip()))  # the p column
 
