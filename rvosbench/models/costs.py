@@ -19,17 +19,27 @@ same in a table, a plot and a study (issue 18 found two counters that disagreed)
 """
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 import weakref
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
+
+
+def add_card_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--card`` (a ProxyFormer card giving ``what``), ``--threads`` and ``--json``: the options every
+    ProxyFormer cost command shares."""
+    parser.add_argument("--card", default="proxyformer_tiny", help=f"ProxyFormer card giving {what}")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
 
 
 def count_params(model: torch.nn.Module) -> dict[str, int]:

@@ -25,7 +25,7 @@ from rvosbench.core.plan import load_card
 from rvosbench.core.registry import MODELS
 from rvosbench.models import build_model
 from rvosbench.models.speed import synthetic_clip
-from rvosbench.models.costs import count_flops, count_params
+from rvosbench.models.costs import add_card_options, count_flops, count_params
 from rvosbench.models.reach import REACH_KEYS, path_report
 
 SHORT = {"stages chained": "chained", "proxies see other frames at stage 1": "Q¹ ← frames",
@@ -69,12 +69,10 @@ def format_table(rows: list[dict[str, Any]], frames: int, long: int, size: int) 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rvosbench bench variants", description=__doc__.splitlines()[0])
-    parser.add_argument("--card", default="proxyformer_tiny", help="ProxyFormer card giving the sizes")
+    add_card_options(parser, "the sizes")
     parser.add_argument("--frames", type=int, default=None, help="frames per clip (default: the card's)")
     parser.add_argument("--long", type=int, default=16, help="a longer clip for the FLOPs growth column")
     parser.add_argument("--size", type=int, default=None, help="square input side (default: the card's short side)")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads")
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
     return parser
 
 
