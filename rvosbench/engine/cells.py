@@ -21,13 +21,14 @@ from rvosbench.core.errors import ConfigError
 from rvosbench.core.plan import Cell, Plan
 from rvosbench.core.registry import PROTOCOLS
 from rvosbench.core.store import portable, store_key, summary_record
-from rvosbench.engine.cost import count_params, peak_memory_mb, reset_peak_memory, scaling_points, window_flops
+from rvosbench.engine.cost import scaling_points, window_flops
 from rvosbench.engine.evaluation import EvalResult, ModelPredictor, run_evaluation
 from rvosbench.engine.provenance import environment
 from rvosbench.engine.scoring import VideoScorer
 from rvosbench.engine.session import RunSession, eval_transform, format_seconds, metric_line, partial_notes
 from rvosbench.engine.settings import EvalSettings
 from rvosbench.engine.training import Trained
+from rvosbench.models.costs import count_params, peak_memory_mb, reset_peak_memory
 
 WORK_PREFIX = ".work-"  # a cell's files written while it is evaluated (saved predictions)
 
@@ -94,7 +95,7 @@ class EvaluationStage:
             finally:
                 if writer is not None:
                     writer.__exit__(*sys.exc_info())
-            cost = {"params": count_params(model), "latency_ms": None, "peak_mem_mb": peak_memory_mb(session.ctx.device)}
+            cost = {"params": count_params(model)["total"], "latency_ms": None, "peak_mem_mb": peak_memory_mb(session.ctx.device)}
             if settings.measure_cost and samples:
                 cost.update(window_flops(model, transform, samples[0], settings.window, session.ctx.device))
             scaling = scaling_points(model, transform, samples[: settings.scaling_limit],
