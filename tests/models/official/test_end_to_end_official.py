@@ -12,6 +12,8 @@ release file, and runs both pipelines on them with one test tokenizer (the same 
   ``configs/refer_youtube_vos.yaml``, ``ToTensor``, ``Normalize``, lower-cased query), their ``Collator``,
   model and ``ReferYoutubeVOSPostProcess`` as ``trainer.evaluate_refer_youtube_vos`` chains them, against
   ``rvosbench predict mttr_video_swin_t --checkpoint <the same file>``.
+* Control, for the three ``rvosbench predict`` tests: the same card with ``input.resample: torch_antialias``
+  (rvosbench's default float resize) must give other masks, so the video tells the two resizes apart.
 * **MTTR, A2D-Sentences**: their ``A2DSentencesDataset.__getitem__`` (a window of 10 frames centred on the
   annotated frame, edge frames repeated, ``configs/a2d_sentences.yaml`` sizes, the h5 ground truth for
   sizes), their ``Collator``, model with ``valid_indices`` and ``A2DSentencesPostProcess`` as
@@ -45,6 +47,7 @@ from PIL import Image
 from referformer_oracle import build_official_referformer
 
 from rvosbench.cli.main import main as cli
+from rvosbench.core.locate import REPO_ROOT
 from rvosbench.core.plan import load_card
 from rvosbench.data import build_benchmark
 from rvosbench.engine.evaluation import ModelPredictor
@@ -74,11 +77,26 @@ def rvosbench_predict(card: str, release: Path, frames: Path, out: Path, tokeniz
                 "--out", str(out), "--set", f"text_encoder.tokenizer={tokenizer}"]) == 0
 
 
-def assert_same_masks(card: str, ours: np.ndarray, theirs: np.ndarray) -> None:
-    differ = int((ours != theirs).sum())
-    print(f"\n{card}: masks {theirs.shape}, {int(theirs.sum())} pixels on in the authors', {differ} differ")
+def float_resize_card(card: str, folder: Path) -> Path:
+    """A copy of ``card`` that resizes with rvosbench's default float path (``torch_antialias``)."""
+    path = folder / f"{card}_torch_antialias.yaml"
+    base = REPO_ROOT / "models" / f"{card}.yaml"
+    path.write_text(f"_base_: {base}\ncard: {{name: {card}_torch_antialias, input: {{resample: torch_antialias}}}}\n")
+    return path
+
+
+def assert_same_masks(card: str, release: Path, frames: Path, theirs: np.ndarray, names: list[str],
+                      tokenizer: Path, tmp_path: Path) -> None:
+    """The card's masks equal the authors' pixel for pixel, and the same card with float resizing does not."""
+    rvosbench_predict(card, release, frames, tmp_path / "ours", tokenizer)
+    differ = int((read_png_masks(tmp_path / "ours" / "masks", names) != theirs).sum())
+    rvosbench_predict(str(float_resize_card(card, tmp_path)), release, frames, tmp_path / "float", tokenizer)
+    float_differ = int((read_png_masks(tmp_path / "float" / "masks", names) != theirs).sum())
+    print(f"\n{card}: masks {theirs.shape}, {int(theirs.sum())} pixels on in the authors', {differ} differ "
+          f"(with input.resample torch_antialias: {float_differ})")
     assert 0 < theirs.sum() < theirs.size, "a trivial mask says nothing"
     assert differ == 0
+    assert float_differ > 0, "the test video does not tell the authors' resize from rvosbench's default"
 
 
 @pytest.mark.parametrize("card, backbone", [("referformer_r50", "resnet50"),
@@ -103,8 +121,7 @@ def test_referformer_inference_ytvos_end_to_end(card, backbone, tokenizer, tmp_p
                          str(images), [VIDEO])
     theirs = read_png_masks(tmp_path / "authors" / VIDEO / "0", names)
 
-    rvosbench_predict(card, release, images / VIDEO, tmp_path / "ours", tokenizer)
-    assert_same_masks(card, read_png_masks(tmp_path / "ours" / "masks", names), theirs)
+    assert_same_masks(card, release, images / VIDEO, theirs, names, tokenizer, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +157,7 @@ def test_mttr_refer_youtube_vos_end_to_end(mttr, tokenizer, tmp_path):
                                                                     samples.tensors.shape[-2:])
     theirs = predicted[0]["pred_masks"][:, 0].numpy().astype(bool)
 
-    rvosbench_predict("mttr_video_swin_t", release, images / VIDEO, tmp_path / "ours", tokenizer)
-    assert_same_masks("mttr_video_swin_t", read_png_masks(tmp_path / "ours" / "masks", names), theirs)
+    assert_same_masks("mttr_video_swin_t", release, images / VIDEO, theirs, names, tokenizer, tmp_path)
 
 
 def write_a2d_video(root: Path, frames: np.ndarray, object_masks: np.ndarray, annotated: list[int]) -> None:
