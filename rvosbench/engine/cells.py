@@ -24,6 +24,7 @@ from rvosbench.core.store import portable, store_key, summary_record
 from rvosbench.engine.cost import scaling_points, window_flops
 from rvosbench.engine.evaluation import EvalResult, ModelPredictor, run_evaluation
 from rvosbench.engine.provenance import environment
+from rvosbench.engine.scoring import VideoScorer
 from rvosbench.engine.session import RunSession, eval_transform, format_seconds, metric_line, partial_notes
 from rvosbench.engine.settings import EvalSettings
 from rvosbench.engine.training import Trained
@@ -86,8 +87,11 @@ class EvaluationStage:
             reset_peak_memory(session.ctx.device)
             writer = self._prediction_writer(cell_dir, bench) if settings.save_predictions and session.is_main else None
             try:
-                result = run_evaluation(predictor, samples, evaluator, session.ctx, desc=label, strips=settings.strips,
-                                        strip_frames=settings.strip_frames, strip_metric=bench.metrics[0], sink=writer)
+                workers = session.eval_workers if session.is_main else 1  # rank 0 scores what all ranks predict
+                with VideoScorer(bench, cell.config["benchmark"], workers) as scorer:
+                    result = run_evaluation(predictor, samples, evaluator, session.ctx, desc=label,
+                                            strips=settings.strips, strip_frames=settings.strip_frames,
+                                            strip_metric=bench.metrics[0], sink=writer, scorer=scorer)
             finally:
                 if writer is not None:
                     writer.__exit__(*sys.exc_info())
