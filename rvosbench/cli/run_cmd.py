@@ -64,8 +64,12 @@ def run(args: argparse.Namespace) -> int:
     from rvosbench.engine.distributed import shutdown_distributed
     from rvosbench.engine.runner import run_study
 
+    from rvosbench.core.validate import check_plan
+
     load_catalog(args.plugin)
     plan = load_plan(args.config, args.overrides)  # a config error stops here, before any process starts
+    load_catalog(plan.plugins)
+    check_plan(plan)  # models and benchmarks against their classes' schemas, before any work
     if args.jobs > 1 and "WORLD_SIZE" not in os.environ:
         if args.nproc > 1:
             raise ConfigError("--jobs and --nproc cannot be combined", where="rvosbench run",

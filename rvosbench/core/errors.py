@@ -57,6 +57,13 @@ class TrainingDiverged(UserError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of an exception's message, or its type's name when it has none (a
+    library's multi-line or empty message must not break the one-line report)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
 def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:
     """Return ``"did you mean 'a', 'b'?"`` for close matches, or a short listing when none are close."""
     pool = sorted(set(candidates))
