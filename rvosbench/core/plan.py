@@ -217,7 +217,8 @@ def expand(loaded: LoadedConfig) -> Plan:
     data = loaded.data
     origins = Origins(loaded)
     variants = _variants(data, loaded)
-    raise_first(check(StudySection, {**data, "variants": variants}), origins.of_study)
+    raise_first(check(StudySection, {**data, **({"variants": variants} if variants is not None else {})}),
+                origins.of_study)
     base_dir = loaded.path.resolve().parent
     name = str(data.get("name") or loaded.path.stem)
     baseline = data.get("baseline") or next(iter(variants))

@@ -44,6 +44,8 @@ class Section(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", populate_by_name=True, protected_namespaces=(),
                               arbitrary_types_allowed=True)
 
+    #: what the section is, for "<label> needs 'key'" (nested sections say their dotted key instead)
+    label: ClassVar[str] = "the section"
     #: for derived schemas (:func:`derive_schema`): the type, with constraints, of a constructor parameter
     #: by name (``{"num_heads": PositiveInt}``); parameters without an entry keep their annotation.
     field_types: ClassVar[dict[str, Any]] = {}
@@ -238,6 +240,8 @@ class StudySection(Section):
     """The top level of a study file. ``model``, ``train`` and ``eval`` are checked per cell, once merged
     with each variant's overrides; ``report`` is open here (the report package checks its keys)."""
 
+    label = "a study"
+
     base: str | list[str] | None = Field(None, alias="_base_")
     schema_version: PositiveInt = 1
     name: Name | None = Field(None, examples=["jsc"])
@@ -297,8 +301,8 @@ def derive_schema(target: Callable, base: type[Section] = Section, name: str | N
     """
     hints, types = _hints(target), field_types(base)
     fields: dict[str, Any] = {}
-    open_schema = False
-    for parameter in list(inspect.signature(target).parameters.values()):
+    open_schema = inspect.isclass(target) and target.__init__ is object.__init__  # nothing declared: unknown
+    for parameter in [] if open_schema else list(inspect.signature(target).parameters.values()):
         if parameter.kind is inspect.Parameter.VAR_KEYWORD:
             open_schema = not base.options_declared
         elif parameter.kind is not inspect.Parameter.VAR_POSITIONAL and parameter.name != "self":
@@ -452,6 +456,9 @@ def problems_of(error: ValidationError, data: Any, schema: Any, prefix: str = ""
         grouped.setdefault(_real_path(item["loc"], data, item["type"]), []).append(item)
     result = []
     for path, items in grouped.items():
+        if all(_is_type_error(i) and len(i["loc"]) > len(path) for i in items) and \
+                any(other[: len(path)] == path and len(other) > len(path) for other in grouped):
+            continue  # a union branch refused the type while another branch found what is wrong inside
         specific = [i for i in items if not (_is_type_error(i) and len(i["loc"]) > len(path))]
         if len(items) > 1 and not specific:  # every branch of a union refused the value's type
             expected = sorted({_EXPECTED.get(i["type"], (i["type"], None))[0] for i in items})
@@ -469,12 +476,13 @@ def _problem(item: dict[str, Any], path: tuple[Any, ...], data: Any, schema: Any
     shown = repr(value) if isinstance(value, str) else _short(value)
     if kind == "extra_forbidden":
         known = known_keys(schema, path[:-1])
-        section = f"'{_dotted(prefix, path[:-1])}'" if prefix or path[:-1] else "a study"
+        section = f"'{_dotted(prefix, path[:-1])}'" if prefix or path[:-1] else "the file's top level"
         choices = did_you_mean(str(path[-1]), known) if known else "it takes no keys"
         return Problem(keys, f"unknown key '{key}'",
                        hint=f"{choices}{' ' if choices.endswith('?') else '; '}{section} has a fixed set of keys")
     if kind == "missing":
-        return Problem(keys, f"'{key}' is missing", _example(schema, path, None))
+        owner = f"'{_dotted(prefix, path[:-1])}'" if prefix or path[:-1] else getattr(schema, "label", "the section")
+        return Problem(keys, f"{owner} needs '{path[-1]}'", _example(schema, path, None))
     if expected or kind in _EXPECTED:
         expected = expected or _EXPECTED[kind][0]
         example = _example(schema, path, _EXPECTED.get(kind, (None, None))[1])

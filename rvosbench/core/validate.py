@@ -64,18 +64,21 @@ class Origins:
 
     @staticmethod
     def where(candidates: Candidates) -> tuple[str, str, bool]:
-        """``(where, dotted key as written there, via --set)`` of the most specific origin."""
-        for exact in (True, False):
-            written = [(loaded, key, loaded.origin(key, exact=exact)) for loaded, key in candidates]
-            written = [w for w in written if w[2] is not None]
-            override = next((w for w in written if w[2].startswith("--set")), None)
-            best = override or (written[0] if written else None)
-            if best is not None:
-                loaded, key, origin = best
-                via_override = origin.startswith("--set")
-                return (origin if via_override else f"{origin} (key '{key}')"), key, via_override
-        loaded, key = candidates[0]
-        return f"{loaded.path} (key '{key}')", key, False
+        """``(where, dotted key as written there, via --set)`` of the most specific origin: a ``--set``,
+        else the first candidate written exactly there; a key written nowhere is attributed to the
+        nearest written parent of the most general candidate (the shared section, not one variant)."""
+        written = [(loaded, key, loaded.origin(key, exact=True)) for loaded, key in candidates]
+        written = [w for w in written if w[2] is not None]
+        best = next((w for w in written if w[2].startswith("--set")), written[0] if written else None)
+        if best is None:
+            loaded, key = next(((l, k) for l, k in reversed(candidates) if l is candidates[0][0]), candidates[0])
+            best = (loaded, key, loaded.origin(key))
+        loaded, key, origin = best
+        if origin is None:
+            return f"{loaded.path} (key '{key}')", key, False
+        if origin.startswith("--set"):
+            return origin, key, True
+        return f"{origin} (key '{key}')", key, False
 
 
 def fail(problem: Problem, locate: Callable[[str], Candidates]) -> NoReturn:
