@@ -40,7 +40,7 @@ from pycocotools import mask as mask_utils
 from tqdm import tqdm
 
 from rvosbench.core.config import load_config
-from rvosbench.core.errors import ConfigError, PredictionError
+from rvosbench.core.errors import ConfigError, PredictionError, image_error
 from rvosbench.core.hashing import file_sha256, stable_hash
 from rvosbench.core.locate import locate
 from rvosbench.core.plan import resolve_benchmark
@@ -128,7 +128,8 @@ def decode_png(data: bytes, where: str) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as image:
             array = np.asarray(image)
     except (OSError, ValueError) as error:
-        raise PredictionError(f"cannot decode PNG: {error}", where=where, hint="write 8-bit PNG masks") from error
+        raise PredictionError(f"cannot decode PNG: {image_error(error)}", where=where,
+                              hint="write 8-bit PNG masks") from error
     return array.max(axis=2) if array.ndim == 3 else array
 
 
