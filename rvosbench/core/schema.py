@@ -269,6 +269,8 @@ class ModelConfig(Section):
 class BenchmarkConfig(Section):
     """Base of benchmark schemas: ``benchmarks/<name>.yaml`` keys besides the constructor's."""
 
+    label = "a benchmark config"
+
     type: str
     name: str | None = None
     description: str | None = None
@@ -476,7 +478,7 @@ def _problem(item: dict[str, Any], path: tuple[Any, ...], data: Any, schema: Any
     shown = repr(value) if isinstance(value, str) else _short(value)
     if kind == "extra_forbidden":
         known = known_keys(schema, path[:-1])
-        section = f"'{_dotted(prefix, path[:-1])}'" if prefix or path[:-1] else "the file's top level"
+        section = f"'{_dotted(prefix, path[:-1])}'" if prefix or path[:-1] else getattr(schema, "label", "it")
         choices = did_you_mean(str(path[-1]), known) if known else "it takes no keys"
         return Problem(keys, f"unknown key '{key}'",
                        hint=f"{choices}{' ' if choices.endswith('?') else '; '}{section} has a fixed set of keys")

@@ -125,7 +125,7 @@ def check_label_png(path: Path) -> None:
         with Image.open(path) as image:
             mode = image.mode
     except (OSError, ValueError) as error:
-        raise DataError(f"cannot read annotation: {image_error(error)}", where=str(path),
+        raise DataError(f"cannot decode annotation: {image_error(error)}", where=str(path),
                         hint="the file is missing or corrupt; restore it") from error
     _require_palette(mode, path)
 
