@@ -98,104 +98,19 @@ def run_study(tmp: Path, *overrides: str, text: str = SYNTH_STUDY) -> list[str]:
     return ["run", str(study), "--out", str(tmp / "runs"), *(["--set", *overrides] if overrides else [])]
 
 
-def plus_typo(tmp: Path):
-    return run_study(tmp, "+train.stpes=300"), "--set +train.stpes=300: unknown key 'train.stpes' (did you mean 'steps'?"
+def with_set(*overrides: str, expected: str) -> Setup:
+    """A case: the small study run with these ``--set`` overrides."""
+    return lambda tmp: (run_study(tmp, *overrides), expected)
 
 
-def steps_zero(tmp: Path):
-    return run_study(tmp, "train.steps=0"), "would evaluate a randomly initialised model"
-
-
-def duplicate_seeds(tmp: Path):
-    return run_study(tmp, "seeds=[0,0]"), "--set seeds=[0,0]: seeds: 0 is listed more than once"
-
-
-def duplicate_benchmark(tmp: Path):
-    return run_study(tmp, "benchmarks=[synth/test,synth/test]"), "benchmark synth/test is listed twice"
-
-
-def duplicate_yaml_key(tmp: Path):
-    text = SYNTH_STUDY.replace("variants:\n  a: {}\n", "variants:\n  a: {}\n  a: {model: {hidden_dim: 32}}\n")
-    return run_study(tmp, text=text), "study.yaml:7: duplicate key 'variants.a' (also on line 6)"
-
-
-def validation_without_split(tmp: Path):
-    return run_study(tmp, "train.val_every=5"), "val_every is set but val_benchmark is not"
-
-
-def hidden_dim_text(tmp: Path):
-    text = SYNTH_STUDY.replace("  a: {}\n", "  a: {}\n  b:\n    model:\n      hidden_dim: sixty-four\n")
-    return run_study(tmp, text=text), "study.yaml:9 (key 'variants.b.model.hidden_dim'): model.hidden_dim must be a whole number"
-
-
-def lr_text(tmp: Path):
-    return run_study(tmp, "train.lr=fast"), "--set train.lr=fast: train.lr must be a number, got 'fast'"
-
-
-def heads_do_not_divide(tmp: Path):
-    return run_study(tmp, "model.num_heads=3"), "--set model.num_heads=3: hidden_dim 64 is not divisible by num_heads 3"
-
-
-def checkpoint_every_zero(tmp: Path):
-    return run_study(tmp, "train.checkpoint_every=0"), "train.checkpoint_every must be >= 1, got 0"
-
-
-def eval_window_zero(tmp: Path):
-    return run_study(tmp, "eval.window=0"), "--set eval.window=0: eval.window must be >= 1, got 0"
-
-
-def steps_text(tmp: Path):
-    return run_study(tmp, "train.steps=ten"), "train.steps must be a whole number, got 'ten'"
+def with_edit(old: str, new: str, expected: str) -> Setup:
+    """A case: the small study with ``old`` replaced by ``new`` in its file."""
+    return lambda tmp: (run_study(tmp, text=SYNTH_STUDY.replace(old, new)), expected)
 
 
 def empty_study(tmp: Path):
     return ["run", str(write(tmp / "study.yaml", "# nothing yet\n")), "--out", str(tmp / "runs")], \
         "study.yaml: the file is empty"
-
-
-def card_typo_in_set(tmp: Path):
-    return run_study(tmp, "model.card=proxyformer_tyni"), \
-        "--set model.card=proxyformer_tyni: no model named 'proxyformer_tyni' (did you mean 'proxyformer_tiny'"
-
-
-def unknown_model_key_in_file(tmp: Path):
-    text = SYNTH_STUDY.replace("  a: {}\n", "  a: {}\n  b: {model: {num_head: 2}}\n")
-    return run_study(tmp, text=text), "study.yaml:7 (key 'variants.b.model.num_head'): unknown key 'model.num_head' (did you mean 'num_heads'"
-
-
-def loss_typo_with_plus(tmp: Path):
-    return run_study(tmp, "+model.loss.jsc_wieght=0"), "unknown key 'model.loss.jsc_wieght' (did you mean 'jsc_weight'?"
-
-
-def choice_typo(tmp: Path):
-    return run_study(tmp, "train.schedule=cosin"), "train.schedule must be one of: cosine, step, constant; got 'cosin' (did you mean 'cosine'?)"
-
-
-def yaml_exponent_as_text(tmp: Path):
-    text = SYNTH_STUDY.replace("steps: 20,", "steps: 20, lr: 1e-4,")
-    return run_study(tmp, text=text), "YAML reads 1e-4 as text: write 0.0001 or 1.0e-4"
-
-
-def input_sizes_inconsistent(tmp: Path):
-    return run_study(tmp, "eval.input={short_side: 128, max_size: 96}"), "max_size 96 is smaller than short_side 128"
-
-
-def split_typo(tmp: Path):
-    return run_study(tmp, "benchmarks=[synth/tset]"), "synth has no split 'tset' (choose one of: train, val, test, compositional)"
-
-
-def variant_name_with_slash(tmp: Path):
-    text = SYNTH_STUDY.replace("  a: {}\n", "  a/b: {}\n")
-    return run_study(tmp, text=text), "must be a name without '/'"
-
-
-def negative_seed(tmp: Path):
-    return run_study(tmp, "seeds=[-1]"), "seeds.0 must be >= 0, got -1"
-
-
-def no_training_data(tmp: Path):
-    text = SYNTH_STUDY.replace("benchmark: synth/train, ", "")
-    return run_study(tmp, text=text), "train.steps is 20 but there is no training data"
 
 
 def card_section_typo(tmp: Path):
@@ -448,36 +363,50 @@ CASES: list[Case] = [
     Case("zip-parent", "Prediction zip with a '../' member path", zip_parent_path),
     # issue 18: silently wrong numbers
     Case("plus-typo", "`--set +train.stpes=300`: a typo added with `+` (the default 5000 steps would train)",
-         plus_typo, "silently wrong"),
-    Case("steps-zero", "`train.steps=0` on a card without a checkpoint (a random model would be scored)",
-         steps_zero, "silently wrong"),
-    Case("duplicate-seeds", "`seeds=[0,0]` (one cell counted twice: 2.8±0.0, seeds 2)", duplicate_seeds,
+         with_set("+train.stpes=300",
+                  expected="--set +train.stpes=300: unknown key 'train.stpes' (did you mean 'steps'?"),
          "silently wrong"),
+    Case("steps-zero", "`train.steps=0` on a card without a checkpoint (a random model would be scored)",
+         with_set("train.steps=0", expected="would evaluate a randomly initialised model"), "silently wrong"),
+    Case("duplicate-seeds", "`seeds=[0,0]` (one cell counted twice: 2.8±0.0, seeds 2)",
+         with_set("seeds=[0,0]", expected="--set seeds=[0,0]: seeds: 0 is listed more than once"), "silently wrong"),
     Case("mask-greyscale", "Ground-truth masks saved as L-mode 0/255 PNGs (scored against an empty truth)",
          mask_greyscale, "silently wrong"),
-    Case("duplicate-benchmark", "A benchmark listed twice in a study", duplicate_benchmark, "silently wrong"),
+    Case("duplicate-benchmark", "A benchmark listed twice in a study",
+         with_set("benchmarks=[synth/test,synth/test]", expected="benchmark synth/test is listed twice"),
+         "silently wrong"),
     Case("duplicate-yaml-key", "A key written twice in one YAML mapping (YAML keeps the last silently)",
-         duplicate_yaml_key, "silently wrong"),
+         with_edit("  a: {}\n", "  a: {}\n  a: {model: {hidden_dim: 32}}\n",
+                   "study.yaml:7: duplicate key 'variants.a' (also on line 6)"), "silently wrong"),
     Case("val-without-split", "`train.val_every` without `train.val_benchmark` (no validation would run)",
-         validation_without_split, "silently wrong"),
+         with_set("train.val_every=5", expected="val_every is set but val_benchmark is not"), "silently wrong"),
     Case("jpeg-cut", "A JPEG frame cut short after its header (decoded grey below the cut)", jpeg_cut_mid_scan,
          "silently wrong"),
     # issue 18: tracebacks
-    Case("hidden-dim-text", "A variant with `model.hidden_dim: sixty-four`", hidden_dim_text, "traceback"),
-    Case("lr-text", "`--set train.lr=fast`", lr_text, "traceback"),
-    Case("heads-divide", "`--set model.num_heads=3` (AssertionError after training had started)",
-         heads_do_not_divide, "traceback"),
-    Case("checkpoint-every-zero", "`--set train.checkpoint_every=0` (ZeroDivisionError)", checkpoint_every_zero,
+    Case("hidden-dim-text", "A variant with `model.hidden_dim: sixty-four`",
+         with_edit("  a: {}\n", "  a: {}\n  b:\n    model:\n      hidden_dim: sixty-four\n",
+                   "study.yaml:9 (key 'variants.b.model.hidden_dim'): model.hidden_dim must be a whole number"),
          "traceback"),
+    Case("lr-text", "`--set train.lr=fast`",
+         with_set("train.lr=fast", expected="--set train.lr=fast: train.lr must be a number, got 'fast'"), "traceback"),
+    Case("heads-divide", "`--set model.num_heads=3` (AssertionError after training had started)",
+         with_set("model.num_heads=3",
+                  expected="--set model.num_heads=3: hidden_dim 64 is not divisible by num_heads 3"), "traceback"),
+    Case("checkpoint-every-zero", "`--set train.checkpoint_every=0` (ZeroDivisionError)",
+         with_set("train.checkpoint_every=0", expected="train.checkpoint_every must be >= 1, got 0"), "traceback"),
     Case("checkpoint-empty", "A zero-byte checkpoint (IndexError in the error formatter)", empty_checkpoint,
          "traceback"),
     # issue 18: checked late or explained badly
-    Case("eval-window-zero", "`eval.window=0` (refused only after training)", eval_window_zero, "late or unclear"),
-    Case("steps-text", "`train.steps=ten` (\"'<' not supported between 'str' and 'int'\")", steps_text,
+    Case("eval-window-zero", "`eval.window=0` (refused only after training)",
+         with_set("eval.window=0", expected="--set eval.window=0: eval.window must be >= 1, got 0"),
          "late or unclear"),
+    Case("steps-text", "`train.steps=ten` (\"'<' not supported between 'str' and 'int'\")",
+         with_set("train.steps=ten", expected="train.steps must be a whole number, got 'ten'"), "late or unclear"),
     Case("empty-study", "An empty study file (\"'NoneType' object has no attribute 'get'\")", empty_study,
          "late or unclear"),
-    Case("card-typo-set", "`--set model.card=proxyformer_tyni` (blamed jsc.yaml)", card_typo_in_set,
+    Case("card-typo-set", "`--set model.card=proxyformer_tyni` (blamed jsc.yaml)",
+         with_set("model.card=proxyformer_tyni", expected="--set model.card=proxyformer_tyni: no model named "
+                                                          "'proxyformer_tyni' (did you mean 'proxyformer_tiny'"),
          "late or unclear"),
     Case("checkpoint-text", "A text file given as a `.pt` (said to hold pickled objects)", text_checkpoint,
          "late or unclear"),
@@ -485,17 +414,33 @@ CASES: list[Case] = [
          prediction_not_an_image, "late or unclear"),
     Case("video-not-video", "A text file given as a video (OpenCV/FFmpeg printed `[ WARN ]` lines)",
          video_not_a_video, "late or unclear"),
-    Case("model-key-typo", "A model key misspelt in a variant", unknown_model_key_in_file, "late or unclear"),
-    Case("loss-key-typo", "`--set +model.loss.jsc_wieght=0`", loss_typo_with_plus, "late or unclear"),
-    Case("choice-typo", "`--set train.schedule=cosin`", choice_typo, "late or unclear"),
-    Case("yaml-exponent", "`lr: 1e-4` in a YAML file (YAML 1.1 reads it as text)", yaml_exponent_as_text,
+    Case("model-key-typo", "A model key misspelt in a variant",
+         with_edit("  a: {}\n", "  a: {}\n  b: {model: {num_head: 2}}\n", "study.yaml:7 (key "
+                   "'variants.b.model.num_head'): unknown key 'model.num_head' (did you mean 'num_heads'"),
          "late or unclear"),
-    Case("input-sizes", "`eval.input` with `short_side` > `max_size`", input_sizes_inconsistent, "late or unclear"),
-    Case("split-typo", "`benchmarks=[synth/tset]` (found after training)", split_typo, "late or unclear"),
-    Case("variant-slash", "A variant name with '/' (it names a folder)", variant_name_with_slash, "late or unclear"),
-    Case("seed-negative", "`seeds=[-1]`", negative_seed, "late or unclear"),
+    Case("loss-key-typo", "`--set +model.loss.jsc_wieght=0`",
+         with_set("+model.loss.jsc_wieght=0",
+                  expected="unknown key 'model.loss.jsc_wieght' (did you mean 'jsc_weight'?"), "late or unclear"),
+    Case("choice-typo", "`--set train.schedule=cosin`",
+         with_set("train.schedule=cosin", expected="train.schedule must be one of: cosine, step, constant; got "
+                                                   "'cosin' (did you mean 'cosine'?)"), "late or unclear"),
+    Case("yaml-exponent", "`lr: 1e-4` in a YAML file (YAML 1.1 reads it as text)",
+         with_edit("steps: 20,", "steps: 20, lr: 1e-4,", "YAML reads 1e-4 as text: write 0.0001 or 1.0e-4"),
+         "late or unclear"),
+    Case("input-sizes", "`eval.input` with `short_side` > `max_size`",
+         with_set("eval.input={short_side: 128, max_size: 96}", expected="max_size 96 is smaller than short_side 128"),
+         "late or unclear"),
+    Case("split-typo", "`benchmarks=[synth/tset]` (found after training)",
+         with_set("benchmarks=[synth/tset]",
+                  expected="synth has no split 'tset' (choose one of: train, val, test, compositional)"),
+         "late or unclear"),
+    Case("variant-slash", "A variant name with '/' (it names a folder)",
+         with_edit("  a: {}\n", "  a/b: {}\n", "must be a name without '/'"), "late or unclear"),
+    Case("seed-negative", "`seeds=[-1]`", with_set("seeds=[-1]", expected="seeds.0 must be >= 0, got -1"),
+         "late or unclear"),
     Case("no-train-data", "Training steps without `train.benchmark` (found after other cells trained)",
-         no_training_data, "late or unclear"),
+         with_edit("benchmark: synth/train, ", "", "train.steps is 20 but there is no training data"),
+         "late or unclear"),
     Case("card-key-typo", "A misspelt key in a model card's `card:` section", card_section_typo, "late or unclear"),
     Case("plugin-model-key", "A misspelt key of a plug-in model (its constructor is its schema)", plugin_model_key,
          "late or unclear"),
