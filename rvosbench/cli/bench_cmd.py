@@ -14,9 +14,9 @@ from rvosbench.core.errors import ConfigError, did_you_mean
 
 TARGETS = {
     "metrics": "rvosbench.metrics.bench",
-    "data": "rvosbench.data.bench",
-    "model": "rvosbench.models.bench",
-    "attention": "rvosbench.models.bench_attention",
+    "data": "rvosbench.data.speed",
+    "model": "rvosbench.models.speed",
+    "attention": "rvosbench.models.speed_attention",
 }
 
 

@@ -23,6 +23,8 @@ def add_parser(subparsers, name: str, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="folder for summary.json, samples.jsonl, tables.json "
                                       "(default: <predictions>.scores unless --name is given)")
     parser.add_argument("--store", default="runs", help="result store folder used with --name (default: runs)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the result already stored under --name on this benchmark (else refused)")
     parser.add_argument("--workers", type=int, default=None, help="processes scoring videos in parallel (default: up to 4)")
     parser.set_defaults(handler=run)
 
@@ -33,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
 
     load_catalog(args.plugin)
     result = run_offline_eval(args.benchmark, args.predictions, name=args.name, split=args.split, root=args.root,
-                              out=args.out, store=args.store, workers=args.workers)
+                              out=args.out, store=args.store, workers=args.workers,
+                              overwrite=args.overwrite)
     if result.validated_only is not None:
         print(f"{result.benchmark}/{result.split} has no local ground truth: the submission is valid "
               f"({result.validated_only} PNGs); upload it to the evaluation server")

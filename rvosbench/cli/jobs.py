@@ -11,18 +11,28 @@ report. The result store's locks keep the processes out of each other's way. Whe
 the calling process runs the study itself: every cell is then found stored, so it only scores the
 baselines, prints the table and writes the report. A cell trained this way is the cell a one-process
 run trains (same key, same random stream); only the wall time differs.
+
+The jobs die with the calling process: each job asks the kernel for SIGTERM when its parent dies
+(Linux ``PR_SET_PDEATHSIG``) and, where that is unavailable, watches its parent's pid. Killing the
+caller (even with ``kill -9``) stops every job; their finished cells are stored and their trainings
+resume from the last checkpoint on the next run.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 
 from rvosbench.core.plan import Plan
 from rvosbench.engine.distributed import BAR_POSITION_ENV
+
+PARENT_ENV = "RVOSBENCH_JOBS_PARENT"  # the pid of the process that started a job
+PR_SET_PDEATHSIG = 1
 
 
 def literal_pattern(text: str) -> str:
@@ -44,7 +54,7 @@ def job_groups(plan: Plan, only: str | None, jobs: int) -> list[list[str]]:
 
 def job_command(args: argparse.Namespace, cells: Sequence[str]) -> list[str]:
     """One job's command line: the same study and overrides, restricted to ``cells``."""
-    command = [sys.executable, "-m", "rvosbench", "run", args.config, "--out", args.out, "--baselines", "none",
+    command = [sys.executable, "-m", "rvosbench", "run", args.config, "--store", args.store, "--baselines", "none",
                "--no-report", "--job", "--only", ",".join(literal_pattern(c) for c in cells)]
     if args.overrides:
         command += ["--set", *args.overrides]
@@ -57,10 +67,33 @@ def job_environment(position: int, threads: str, gpus: int) -> dict[str, str]:
     """The environment of job ``position``: its thread count, its progress-bar line and, on a machine
     with several GPUs (unless the user set ``CUDA_VISIBLE_DEVICES``), a GPU of its own, round-robin."""
     env = {**os.environ, "OMP_NUM_THREADS": threads, "RVOSBENCH_JOBS": "1", "RVOSBENCH_NPROC": "1",
-           BAR_POSITION_ENV: str(position)}
+           BAR_POSITION_ENV: str(position), PARENT_ENV: str(os.getpid())}
     if gpus > 1 and "CUDA_VISIBLE_DEVICES" not in os.environ:
         env["CUDA_VISIBLE_DEVICES"] = str(position % gpus)
     return env
+
+
+def die_with_parent() -> None:
+    """In a job: stop (SIGTERM) as soon as the process that started it is gone."""
+    parent = int(os.environ.get(PARENT_ENV) or 0)
+    if not parent:
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # not Linux: watch the parent's pid instead
+        armed = False
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+    if not armed:
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def run_jobs(args: argparse.Namespace, plan: Plan) -> int:
@@ -78,7 +111,7 @@ def run_jobs(args: argparse.Namespace, plan: Plan) -> int:
           + "; ".join(", ".join(g) for g in groups), flush=True)
     import torch  # only now: a config error above is reported without loading it
 
-    from rvosbench.engine.runner import format_seconds
+    from rvosbench.engine.session import format_seconds
 
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     started = time.perf_counter()

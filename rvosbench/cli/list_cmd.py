@@ -20,6 +20,8 @@ def run(args: argparse.Namespace) -> int:
     if args.kind not in ALL_REGISTRIES:
         raise ConfigError(f"unknown kind '{args.kind}'", hint=did_you_mean(args.kind, ALL_REGISTRIES))
     load_catalog(args.plugin)
+    import rvosbench.report  # noqa: F401  (registers the report formats; the engine's catalog does not)
+
     rows = ALL_REGISTRIES[args.kind].list(args.pattern)
     if not rows:
         raise ConfigError(f"no {args.kind} match '{args.pattern}'",

@@ -1,7 +1,9 @@
 """``rvosbench predict CARD --checkpoint CKPT --video FRAMES_OR_FILE --text "..." --out DIR``.
 
 Segments the object a sentence refers to in your own video: per-frame masks plus an overlay animation.
-A checkpoint from ``rvosbench run`` lives in ``runs/<study>/train/<variant>-s<seed>/last.pt``.
+A checkpoint from ``rvosbench run`` lives in ``runs/trainings/<key>/last.pt`` (``rvosbench report`` lists each
+cell's training); its sha256 is checked against the ``done.json`` beside it, and a card's own checkpoint
+against the card's ``checkpoint.sha256``.
 """
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ def add_parser(subparsers, name: str, common: argparse.ArgumentParser) -> None:
         name, parents=[common], help="segment your own video with a trained model",
         description="Write per-frame masks (masks/<frame>.png) and an overlay animation for one sentence.")
     parser.add_argument("card", help="model card name or file, e.g. proxyformer_tiny")
-    parser.add_argument("--checkpoint", help="trained weights, e.g. runs/jsc/train/proxyformer-s0/last.pt "
-                                             "(default: the card's checkpoint.path)")
+    parser.add_argument("--checkpoint", help="trained weights, e.g. runs/trainings/<key>/last.pt "
+                                             "(default: the card's checkpoint.path, checked against its sha256)")
     parser.add_argument("--video", required=True, help="a folder of frames or a video file (mp4, avi, …)")
     parser.add_argument("--text", required=True, help='the referring sentence, e.g. "the red square moving left"')
     parser.add_argument("--out", required=True, help="output folder")
@@ -34,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from rvosbench.core.errors import CheckpointError
     from rvosbench.core.plan import load_card
     from rvosbench.engine.catalog import load_catalog
+    from rvosbench.engine.checkpoint import resolve_checkpoint
     from rvosbench.engine.distributed import init_distributed
     from rvosbench.engine.predict import predict_video, read_video, write_outputs
     from rvosbench.models import build_model
@@ -42,14 +45,14 @@ def run(args: argparse.Namespace) -> int:
     load_catalog(args.plugin)
     loaded = load_card(args.card, None, where="card")
     model_config = apply_overrides(loaded["model"], args.overrides, source="--set")
-    checkpoint = args.checkpoint or ((loaded["card"].get("checkpoint") or {}).get("path"))
+    checkpoint, _ = resolve_checkpoint(loaded["card"], args.checkpoint)
     device = init_distributed().device
     model = build_model(model_config).to(device)
     if checkpoint:
-        load_checkpoint(model, Path(checkpoint))
+        load_checkpoint(model, checkpoint)
     elif getattr(model, "trainable", True):
         raise CheckpointError(f"no checkpoint for {loaded['card']['name']}", where="--checkpoint",
-                              hint="train one with rvosbench run (runs/<study>/train/<variant>-s<seed>/last.pt)")
+                              hint="train one with rvosbench run (runs/trainings/<key>/last.pt)")
     video = read_video(args.video, args.max_frames, max(1, args.stride))
     started = time.perf_counter()
     prediction = predict_video(model, loaded["card"], video, args.text, args.window, device)

@@ -11,6 +11,7 @@ import argparse
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from rvosbench.engine.baselines import BASELINES
 
@@ -26,12 +27,13 @@ def add_parser(subparsers, name: str, common: argparse.ArgumentParser) -> None:
                         help="override study keys, e.g. train.steps=20 (+key=value adds a new key)")
     parser.add_argument("--only", metavar="PATTERN",
                         help="run only cells whose variant or cell id matches (fnmatch, comma-separated)")
-    parser.add_argument("--out", default="runs", help="result store folder (default: runs)")
+    parser.add_argument("--store", "--out", dest="store", default="runs",
+                        help="result store folder (default: runs); --out is the older name of this option")
     parser.add_argument("--baselines", default=",".join(BASELINES), metavar="NAMES",
                         help=f"trivial baselines to score, comma-separated (default: all: {', '.join(BASELINES)}); "
                              "'none' for none")
     parser.add_argument("--no-report", action="store_true",
-                        help="do not write the report at the end (rvosbench report runs/<study> writes it later)")
+                        help="do not write the report at the end (rvosbench report STUDY --store DIR writes it later)")
     parser.add_argument("--nproc", type=int, default=int(os.environ.get("RVOSBENCH_NPROC", "1")), metavar="N",
                         help="processes on this machine (DDP; one per GPU, or CPU processes of one thread each); "
                              "results do not depend on it (default: $RVOSBENCH_NPROC or 1)")
@@ -45,7 +47,7 @@ def add_parser(subparsers, name: str, common: argparse.ArgumentParser) -> None:
 def torchrun_command(args: argparse.Namespace) -> list[str]:
     """The ``torch.distributed.run`` command line that runs these arguments on ``args.nproc`` processes."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(args.nproc),
-               "-m", "rvosbench", "run", args.config, "--out", args.out, "--baselines", args.baselines]
+               "-m", "rvosbench", "run", args.config, "--store", args.store, "--baselines", args.baselines]
     if args.overrides:
         command += ["--set", *args.overrides]
     if args.only:
@@ -56,8 +58,25 @@ def torchrun_command(args: argparse.Namespace) -> list[str]:
     return command
 
 
+def write_report(study: str, store: str) -> None:
+    """The study's report next to the store (``<store>/reports/<study>``); a failing report never fails
+    the run: the results are stored, and the line says how to retry."""
+    retry = f"rvosbench report {study} --store {store}"
+    try:
+        from rvosbench.report import write_study_report
+
+        paths = [Path(p) for p in write_study_report(study, store=store)]
+    except Exception as error:  # noqa: BLE001  (a report bug must not cost the stored results)
+        print(f"report: failed ({type(error).__name__}: {error}); the results are stored in {store}; "
+              f"retry with: {retry}", flush=True)
+        return
+    pages = [str(p) for p in paths if p.suffix in (".html", ".md")]
+    print(f"report: {len(paths)} files in {paths[0].parent if paths else '-'}"
+          + (f" ({', '.join(pages)})" if pages else ""), flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
-    from rvosbench.cli.jobs import run_jobs
+    from rvosbench.cli.jobs import die_with_parent, run_jobs
     from rvosbench.core.errors import ConfigError
     from rvosbench.core.plan import load_plan
     from rvosbench.engine.catalog import load_catalog
@@ -66,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
     from rvosbench.core.validate import check_plan
 
+    if args.job:
+        die_with_parent()
     load_catalog(args.plugin)
     plan = load_plan(args.config, args.overrides)  # a config error stops here, before any process starts
     load_catalog(plan.plugins)
@@ -84,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
     names = [] if args.baselines.strip().lower() == "none" else \
         [n.strip() for n in args.baselines.split(",") if n.strip()]
     try:
-        run_study(plan, args.out, args.only, baselines=names, report=not args.no_report, table=not args.job)
+        outcome = run_study(plan, args.store, args.only, baselines=names, table=not args.job)
     finally:
         shutdown_distributed()
+    if outcome.table and not args.no_report:  # the table exists on rank 0 of the process that prints it
+        write_report(plan.name, args.store)
     return 0

@@ -6,6 +6,7 @@ import argparse
 from rvosbench.core.config import diff_configs, dump_yaml, load_config
 from rvosbench.core.errors import ConfigError
 from rvosbench.core.plan import Plan, load_plan
+from rvosbench.core.registry import MODELS
 from rvosbench.core.validate import check_plan
 from rvosbench.engine.catalog import load_catalog
 
@@ -29,9 +30,16 @@ def print_plan(plan: Plan, with_configs: bool) -> None:
     print(f"  variants   {', '.join(plan.variants)}")
     print(f"  seeds      {', '.join(map(str, plan.seeds))}")
     print(f"  benchmarks {', '.join(plan.benchmarks)}")
-    print(f"\ntraining cells ({len(plan.train_cells)}):")
-    for cell in plan.train_cells:
+    from rvosbench.engine.training import is_trained
+
+    trained = [c for c in plan.train_cells if is_trained(c)]
+    print(f"\ntraining cells ({len(trained)}):")
+    for cell in trained:
         print(f"  {cell.id:<40} {cell.key}  model={cell.config['model']['type']}")
+    for cell in (c for c in plan.train_cells if not is_trained(c)):
+        print(f"  {cell.id:<40} no training: "
+              + ("train.steps is 0" if getattr(MODELS.resolve(cell.config["model"]["type"])[0], "trainable", True)
+                 else "an inference-only model") + ", evaluated with the card's checkpoint as it is")
     print(f"\nevaluation cells ({len(plan.eval_cells)}):")
     for cell in plan.eval_cells:
         print(f"  {cell.id:<40} {cell.key}  trained by {cell.train_key}")

@@ -18,8 +18,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import torch
-
 STAGING_PREFIX = ".staging-"
 
 
@@ -67,6 +65,8 @@ def jsonl_text(records: Iterable[dict[str, Any]]) -> str:
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` through an in-memory buffer, then an atomic write (checkpoints are never torn)."""
     buffer = io.BytesIO()
+    import torch  # here, so that readers of the store (reports) do not load torch
+
     torch.save(obj, buffer)
     return atomic_write_bytes(path, buffer.getvalue())
 

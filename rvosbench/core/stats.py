@@ -4,16 +4,18 @@ Why over videos: the frames and expressions of one video share the scene and its
 not independent samples; resampling them one by one would give intervals far too narrow. The unit of
 resampling and of pairing is the video; per-sample records are first averaged per video.
 
-Shared by metrics (evaluation summaries) and report (tables and plots), hence in core.
+The report arranges stored per-sample records with :func:`per_video` and compares variants with
+:func:`compare`; kept in core (one module for every statistic) so that any package can use them.
 """
 from __future__ import annotations
 
 import warnings
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 CONFIDENCE = 0.95
@@ -67,19 +69,45 @@ def paired_test(a: ArrayLike, b: ArrayLike) -> float:
         return float(stats.wilcoxon(x, y, zero_method="wilcox", alternative="two-sided").pvalue)
 
 
-def per_video_values(records: Iterable[Mapping[str, Any]], metric: str) -> dict[str, float]:
-    """Mean of ``metric`` per ``video_id`` over per-sample records (records without it are skipped)."""
-    groups: dict[str, list[float]] = defaultdict(list)
-    for record in records:
-        value = record.get(metric)
-        if value is not None:
-            groups[str(record["video_id"])].append(float(value))
-    return {video: float(np.mean(values)) for video, values in groups.items()}
+def per_video(records: pd.DataFrame | Iterable[Mapping[str, Any]], column: str) -> pd.Series:
+    """Per-video score: mean over each video's expressions, then over seeds; indexed by ``video_id``.
+
+    Averaging seeds per video first keeps seed noise from counting as a second sample of the video.
+    Records without a ``seed`` are one seed; records without ``column`` are skipped.
+    """
+    frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+    if frame.empty or column not in frame.columns:
+        return pd.Series(dtype=float, name=column)
+    frame = frame.assign(seed=frame["seed"] if "seed" in frame.columns else 0)
+    values = frame[["seed", "video_id", column]].dropna()
+    by_seed = values.groupby(["seed", "video_id"], sort=True)[column].mean()
+    return by_seed.groupby(level="video_id").mean()
 
 
-def align_by_video(records_a: Iterable[Mapping[str, Any]], records_b: Iterable[Mapping[str, Any]],
-                   metric: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Per-video means of ``metric`` for two record sets on the videos both contain, sorted by id."""
-    va, vb = per_video_values(records_a, metric), per_video_values(records_b, metric)
-    videos = sorted(set(va) & set(vb))
-    return np.array([va[v] for v in videos]), np.array([vb[v] for v in videos]), videos
+def align(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Two per-video series on the videos both have, sorted by id (what a paired comparison needs)."""
+    videos = sorted(a.index.intersection(b.index))
+    return a.loc[videos].to_numpy(dtype=float), b.loc[videos].to_numpy(dtype=float), [str(v) for v in videos]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A variant's per-video scores against the baseline's, on the videos both have."""
+
+    n_videos: int
+    mean: float
+    ci: tuple[float, float]
+    delta_ci: tuple[float, float]
+    p_value: float
+
+
+def compare(variant: pd.Series, baseline: pd.Series | None, confidence: float = CONFIDENCE) -> Comparison:
+    """CI of the variant's per-video mean; paired Δ CI and Wilcoxon p against ``baseline`` when given."""
+    ci = bootstrap_ci(variant.to_numpy(), confidence)
+    delta_ci, p_value = (float("nan"), float("nan")), float("nan")
+    if baseline is not None:
+        a, b, videos = align(variant, baseline)
+        if videos:
+            delta_ci = bootstrap_ci(a - b, confidence)
+            p_value = paired_test(a, b)
+    return Comparison(len(variant), float(variant.mean()) if len(variant) else float("nan"), ci, delta_ci, p_value)

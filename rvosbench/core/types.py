@@ -77,6 +77,7 @@ class Sample:
             "num_frames": self.num_frames,
             "tags": list(self.meta.get("tags", [])),
             "category": self.meta.get("category"),
+            "type": self.meta.get("type"),  # the expression type where the benchmark has them (synth)
         }
 
 

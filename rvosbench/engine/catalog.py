@@ -1,7 +1,8 @@
 """Fill the registries: built-in parts, installed plug-ins, and user plug-in files.
 
 Registration happens by importing the sub-packages, which is why only this module (and the CLI above
-it) imports data, metrics and models together: core never imports them.
+it) imports data, metrics and models together: core never imports them. The report formats register
+when the CLI imports :mod:`rvosbench.report` (the engine never does).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Iterable
 
 from rvosbench.core.plugins import load_entry_points, load_plugin
 
-BUILTIN_PACKAGES = ("rvosbench.data", "rvosbench.metrics", "rvosbench.models", "rvosbench.report")
+BUILTIN_PACKAGES = ("rvosbench.data", "rvosbench.metrics", "rvosbench.models")
 _builtins_loaded = False
 
 

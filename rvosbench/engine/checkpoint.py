@@ -17,6 +17,7 @@ NumPy's RNG state holds an ndarray, which ``weights_only`` does not accept; it i
 """
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 from collections.abc import Mapping
@@ -79,3 +80,46 @@ def prune_step_checkpoints(folder: Path, keep: int) -> None:
     """Delete all but the newest ``keep`` numbered checkpoints (``last.pt`` is never touched)."""
     for _, path in step_checkpoints(folder)[:-keep] if keep > 0 else step_checkpoints(folder):
         path.unlink(missing_ok=True)
+
+
+def resolve_checkpoint(card: Mapping[str, Any], path: str | Path | None = None,
+                       where: str = "--checkpoint") -> tuple[Path | None, str | None]:
+    """The weights to load for a model card and their sha256: the one place that finds and checks them.
+
+    ``path`` (a trained checkpoint, e.g. ``runs/trainings/<key>/last.pt``) wins; its sha256 is checked
+    against the ``done.json`` beside it when that names it. Otherwise the card's ``checkpoint.path``
+    (relative paths from the repository the card lives in) is checked against ``checkpoint.sha256``.
+    ``(None, None)`` when neither names a file. A missing file or a different hash is a CheckpointError
+    naming the file and what to do, before any weights are read.
+    """
+    import json
+
+    from rvosbench.core.errors import CheckpointError
+    from rvosbench.core.hashing import file_sha256
+
+    spec = card.get("checkpoint") or {}
+    expected = None
+    if path is not None:
+        path = Path(path).expanduser()
+        done = path.parent / "done.json"
+        with contextlib.suppress(OSError, ValueError):
+            record = json.loads(done.read_text(encoding="utf-8"))
+            if record.get("checkpoint") == path.name:
+                expected, source = record.get("checkpoint_sha256"), f"{done}"
+    else:
+        path = spec.get("path") if isinstance(spec, Mapping) else spec
+        if not path:
+            return None, None
+        path = Path(str(path)).expanduser()
+        if not path.is_absolute() and card.get("file"):
+            path = Path(str(card["file"])).parent.parent / path
+        expected = spec.get("sha256") if isinstance(spec, Mapping) else None
+        where, source = f"{card.get('name', 'the card')}: card.checkpoint.path", "the card's checkpoint.sha256"
+    if not path.is_file():
+        raise CheckpointError("checkpoint not found", where=f"{where} ({path})",
+                              hint="train it first (rvosbench run …), or fix the path")
+    sha = file_sha256(path)
+    if expected and sha != expected:
+        raise CheckpointError(f"checkpoint sha256 {sha[:12]}… differs from {source} ({str(expected)[:12]}…)",
+                              where=str(path), hint="download or copy the checkpoint again, or fix the card")
+    return path, sha

@@ -40,7 +40,7 @@ from pycocotools import mask as mask_utils
 from tqdm import tqdm
 
 from rvosbench.core.config import load_config
-from rvosbench.core.errors import ConfigError, PredictionError, image_error
+from rvosbench.core.errors import ConfigError, PredictionError, UserError, image_error
 from rvosbench.core.hashing import file_sha256, stable_hash
 from rvosbench.core.locate import locate
 from rvosbench.core.plan import resolve_benchmark
@@ -48,12 +48,15 @@ from rvosbench.core.registry import PROTOCOLS
 from rvosbench.core.safezip import open_zip
 from rvosbench.core.types import Prediction, Sample
 from rvosbench.core.atomic import atomic_write_text, jsonl_text
-from rvosbench.engine.store import ResultStore, environment, now, store_key
+from rvosbench.core.store import ResultStore, store_key, summary_record
+from rvosbench.engine.provenance import environment
+from rvosbench.engine.session import partial_notes, with_data_notes
 from rvosbench.metrics.a2d import image_id, top_detection
 from rvosbench.metrics.common import annotated_indices
 
 IGNORED_PREFIXES = ("__MACOSX/",)
 SUBMISSION_LAYOUTS = {"ref_youtube_vos": "ref_youtube_vos", "mevis": "mevis"}
+EXTERNAL_STUDY = "external"  # the study under which ``eval --name`` results are bound
 
 
 # -- the benchmark ----------------------------------------------------------------------------
@@ -332,30 +335,58 @@ def validate_only(bench: Any, config: Mapping[str, Any], predictions: Path) -> i
     return validate_submission(predictions, bench.sample_list(), layout)
 
 
-def run_offline_eval(spec: str, predictions: str | Path, *, name: str | None = None, split: str | None = None,
-                     root: str | None = None, out: str | Path | None = None, store: str | Path = "runs",
-                     workers: int | None = None) -> OfflineResult:
-    """``rvosbench eval``: score, write records + summary, optionally register under ``name``."""
-    config = benchmark_config(spec, split, root)
-    bench_name, split_name = str(config.get("name")), str(config["split"])
-    predictions = Path(predictions)
+def _validated(config: Mapping[str, Any]) -> Any:
     bench = build(config)
     bench.validate()
+    bench.sample_list()
+    return bench
+
+
+def external_cell_id(name: str, benchmark: str, split: str) -> str:
+    """The cell id ``rvosbench eval --name`` binds a result to in the store's ``external`` study."""
+    return f"{name}--{benchmark}-{split}".replace("/", "-")
+
+
+def check_name_free(store: ResultStore, name: str, benchmark: str, split: str, overwrite: bool) -> None:
+    """Refuse a ``--name`` that already has a result on this benchmark, unless ``--overwrite``."""
+    taken = store.binding(EXTERNAL_STUDY, external_cell_id(name, benchmark, split))
+    if taken is not None and not overwrite:
+        raise UserError(f"'{name}' already has a result on {benchmark}/{split} in the store {store.root} "
+                        f"(scored {taken.get('created')} from {taken.get('predictions') or taken.get('path')})",
+                        where=f"--name {name}",
+                        hint="pass --overwrite to replace it, or choose another --name")
+
+
+def run_offline_eval(spec: str, predictions: str | Path, *, name: str | None = None, split: str | None = None,
+                     root: str | None = None, out: str | Path | None = None, store: str | Path = "runs",
+                     workers: int | None = None, overwrite: bool = False) -> OfflineResult:
+    """``rvosbench eval``: score, write records + summary, optionally register under ``name``.
+
+    A ``name`` that already has a result on the benchmark is refused before anything is scored, unless
+    ``overwrite``: the new result then replaces it (the index binds the name to the new cell; the old
+    cell is deleted), it is never averaged with it.
+    """
+    config = benchmark_config(spec, split, root)
+    bench_name, split_name = str(config.get("name")), str(config["split"])
+    result_store = ResultStore(store) if name else None
+    if result_store is not None:
+        check_name_free(result_store, name, bench_name, split_name, overwrite)
+    predictions = Path(predictions)
+    bench, notes = with_data_notes(lambda: _validated(config))
     if not bench.ground_truth:
         count = validate_only(bench, config, predictions)
         return OfflineResult(bench_name, split_name, {}, [], {}, None, None, tuple(bench.metrics), validated_only=count)
     output = evaluate_predictions(bench, config, predictions, workers=workers)
-    metrics = {k: float(v) for k, v in output["metrics"].items()}
     evaluator_version = str(getattr(PROTOCOLS.get(bench.protocol), "metric_version", "1"))
     files_digest = file_sha256(predictions) if bench.protocol == "a2d" else PredictionFiles(predictions).digest()
-    key = store_key({"external": name or predictions.name, "benchmark": config}, files_digest,
-                    bench.fingerprint(), evaluator_version)
-    summary = {"key": key, "study": "external", "variant": name or predictions.name, "seed": None,
-               "model": name or predictions.name, "card": None, "benchmark": bench_name, "split": split_name,
-               "protocol": bench.protocol, "metrics": metrics, "metric_version": evaluator_version,
-               "fingerprint": bench.fingerprint(), "checkpoint_sha256": None,
-               "cost": {"params": None, "flops": None, "latency_ms": None},
-               "predictions": str(predictions.resolve()), "created": now()}
+    label = name or predictions.name
+    key = store_key({"external": label, "benchmark": config}, files_digest, bench.fingerprint(), evaluator_version)
+    summary = summary_record(key=key, study=EXTERNAL_STUDY, variant=label, seed=None,
+                             benchmark={**config, "protocol": bench.protocol}, metrics=output["metrics"],
+                             metric_version=evaluator_version, fingerprint=bench.fingerprint(), source="external",
+                             model=label, cost={"params": None, "flops": None, "latency_ms": None},
+                             partial=partial_notes(bench, None, notes),
+                             predictions=str(predictions.resolve()))
     files = {"samples.jsonl": jsonl_text(output["records"]),
              "tables.json": json.dumps(output.get("tables", {}), indent=2, default=str),
              "env.json": json.dumps(environment(), indent=2, default=str)}
@@ -364,9 +395,13 @@ def run_offline_eval(spec: str, predictions: str | Path, *, name: str | None = N
         for file_name, content in {**files, "summary.json": json.dumps(summary, indent=2, default=str)}.items():
             atomic_write_text(out_dir / file_name, content)
     store_dir = None
-    if name:
-        result_store = ResultStore(store)
-        store_dir = result_store.cell_dir("external", f"{name}--{bench_name}-{split_name}".replace("/", "-"))
-        result_store.publish(store_dir, summary, files, source="external")
-    return OfflineResult(bench_name, split_name, metrics, output["records"], output.get("tables", {}),
+    if result_store is not None:
+        result_store.open(lambda line: print(line, flush=True))
+        cell = external_cell_id(name, bench_name, split_name)
+        replaced = result_store.binding(EXTERNAL_STUDY, cell)
+        store_dir = result_store.publish(summary, files)
+        result_store.bind(summary, study=EXTERNAL_STUDY, cell=cell, variant=name, seed=None, source="external")
+        if replaced is not None and replaced["key"] != key:
+            result_store.discard_unbound(replaced["key"])
+    return OfflineResult(bench_name, split_name, summary["metrics"], output["records"], output.get("tables", {}),
                          out_dir, store_dir, tuple(bench.metrics))

@@ -27,7 +27,10 @@ from rvosbench.engine.evaluation import ModelPredictor
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif"}
-OVERLAY_COLOUR = np.array([255, 40, 40], dtype=np.float32)
+# Tints the overlay can use; the one farthest from the segmented object's mean colour is chosen, so a red
+# object is not tinted red (where the tint would hide whether the mask covers it).
+OVERLAY_COLOURS = np.array([[0, 229, 255], [255, 0, 220], [255, 230, 0], [40, 255, 60], [40, 90, 255],
+                            [255, 40, 40]], dtype=np.float32)
 MIN_OVERLAY_WIDTH = 320  # px; smaller videos are enlarged in the overlay so the caption stays legible
 
 
@@ -98,8 +101,19 @@ def caption_lines(draw: ImageDraw.ImageDraw, text: str, width: int) -> list[str]
     return lines or [""]
 
 
+def contrast_colour(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """The overlay tint farthest (RGB distance, weighted by the eye's sensitivity) from the mean colour of
+    the masked pixels (of the whole video when the mask is empty)."""
+    inside = frames[masks.astype(bool)] if masks.any() else frames.reshape(-1, 3)
+    mean = inside.reshape(-1, 3).astype(np.float32).mean(axis=0)
+    weights = np.array([0.30, 0.59, 0.11], dtype=np.float32)
+    distance = (((OVERLAY_COLOURS - mean) ** 2) * weights).sum(axis=1)
+    return OVERLAY_COLOURS[int(np.argmax(distance))]
+
+
 def overlay(frames: np.ndarray, masks: np.ndarray, text: str, alpha: float = 0.55) -> list[Image.Image]:
-    """Frames with the mask tinted and outlined, under a caption strip holding the (wrapped) sentence.
+    """Frames with the mask tinted (in a colour that contrasts with the object, :func:`contrast_colour`) and
+    outlined, under a caption strip holding the (wrapped) sentence.
 
     Videos narrower than :data:`MIN_OVERLAY_WIDTH` are enlarged by a whole factor (nearest neighbour, so
     mask edges stay exact) first: drawn on an 80-px synth frame, the caption would be cut off.
@@ -111,13 +125,14 @@ def overlay(frames: np.ndarray, masks: np.ndarray, text: str, alpha: float = 0.5
     lines = caption_lines(measure, text, size[0] - 8)
     line_height = measure.textbbox((0, 0), "Ag")[3] + 3
     strip = len(lines) * line_height + 6
+    tint = contrast_colour(frames, masks)
     images = []
     for frame, mask in zip(frames, masks):
         frame = cv2.resize(frame, size, interpolation=cv2.INTER_NEAREST)
         mask_u8 = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
         inside = mask_u8.astype(bool)
         blended = frame.astype(np.float32)
-        blended[inside] = (1 - alpha) * blended[inside] + alpha * OVERLAY_COLOUR
+        blended[inside] = (1 - alpha) * blended[inside] + alpha * tint
         image = blended.astype(np.uint8)
         contours, _ = cv2.findContours(mask_u8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         cv2.drawContours(image, contours, -1, (255, 255, 255), max(1, size[1] // 240))

@@ -41,7 +41,7 @@ from rvosbench.engine.distributed import DistContext, bar_position
 from rvosbench.engine.optim import build_optimizer, build_scheduler, current_lrs
 from rvosbench.engine.sampling import SeededItems, StreamSampler, seed_all
 from rvosbench.engine.settings import TrainSettings
-from rvosbench.engine.store import read_jsonl
+from rvosbench.core.store import read_jsonl
 from rvosbench.models.checkpoint import load_state_dict_into, model_state_dict, read_checkpoint, rebuilt_prefixes_of
 
 DONE = "done.json"

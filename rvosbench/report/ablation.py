@@ -6,7 +6,7 @@ Every number here is recomputed from the store so it can be traced back to per-s
   per-expression mean J&F), ± the sample standard deviation over seeds (ddof = 1; omitted with one seed);
 * **Δ** = variant mean − baseline mean;
 * **95% CI** = bootstrap CI over videos of the mean per-video score (per-video = mean of that video's
-  per-expression values, averaged over seeds), see :mod:`rvosbench.report.stats`;
+  per-expression values, averaged over seeds), see :mod:`rvosbench.core.stats`;
 * **†** = paired Wilcoxon signed-rank test over the same per-video scores vs the baseline, p < alpha.
 
 CI and † need a per-sample value for the metric. Dataset-level metrics without one (A2D ``oIoU``, ``mAP``)
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from rvosbench.core.errors import ConfigError, did_you_mean
-from rvosbench.report.stats import compare, per_video
+from rvosbench.core.stats import compare, per_video
 from rvosbench.report.store import Study
 from rvosbench.report.table import Cell, Column, Table, is_missing, pct, signed_pct, text_cell
 
@@ -55,7 +55,7 @@ def select_variants(study: Study, spec: dict[str, Any]) -> tuple[list[str], str]
     variants = spec.get("variants") or study.variants
     for name in variants:
         if name not in study.variants:
-            raise ConfigError(f"variant '{name}' has no finished cell in {study.path}", where="report spec (variants)",
+            raise ConfigError(f"variant '{name}' has no finished cell in study {study.name} ({study.store})", where="report spec (variants)",
                               hint=did_you_mean(name, study.variants))
     baseline = spec.get("baseline") or study.baseline
     if baseline not in study.variants:
@@ -291,29 +291,88 @@ def _group_table(name: str, title: str, tidy: pd.DataFrame, variants: list[str],
     return Table(name=name, title=title, columns=columns, rows=rows, data=tidy, notes=notes)
 
 
+def _type_groups(records: pd.DataFrame) -> dict[str, pd.Series]:
+    """``all`` plus one group per expression type (records carry ``type`` where the benchmark has types)."""
+    if "type" not in records.columns or records["type"].isna().all():
+        return {}
+    kinds = sorted(set(records["type"].dropna().astype(str)))
+    return {"all": pd.Series(True, index=records.index), **{k: records["type"] == k for k in kinds}}
+
+
+def _tag_groups(records: pd.DataFrame, with_types: bool) -> dict[str, pd.Series]:
+    """One group per tag; when the records have types, the tags that refine them (a record's own type is
+    not repeated as a tag), else every tag and ``all``."""
+    own = records["type"] if with_types else pd.Series(None, index=records.index)
+    extra = pd.Series([tuple(t for t in ts if t != kind) for ts, kind in zip(records["tags"], own)],
+                      index=records.index)
+    tags = sorted({t for ts in extra for t in ts})
+    groups = {} if with_types else {"all": pd.Series(True, index=records.index)}
+    return {**groups, **{t: extra.map(lambda ts, t=t: t in ts) for t in tags}}
+
+
+def _records_for(study: Study, stats: pd.DataFrame, benchmark: str) -> tuple[pd.DataFrame, str | None]:
+    variants = list(dict.fromkeys(stats["variant"]))
+    records = study.records[(study.records["benchmark"] == benchmark) & study.records["variant"].isin(variants)]
+    fields = stats.loc[stats["benchmark"] == benchmark, "record_field"].dropna() \
+        if "record_field" in stats.columns else pd.Series(dtype=object)
+    return records, (fields.iloc[0] if len(fields) else None)
+
+
+def type_breakdown(study: Study, stats: pd.DataFrame) -> pd.DataFrame:
+    """Tidy rows (variant, benchmark, group, n, mean, std, reference) of the first per-sample metric by
+    expression type (by tag where the records have no type), for the models and the reference predictors."""
+    frames = []
+    variants = list(dict.fromkeys(stats["variant"]))
+    for benchmark in dict.fromkeys(stats["benchmark"]):
+        records, field = _records_for(study, stats, benchmark)
+        if records.empty or field is None:
+            continue
+        references = study.reference_records
+        references = references[references["benchmark"] == benchmark] if references is not None else records.iloc[0:0]
+        with_types = bool(_type_groups(records))
+        for rows, names, reference in ((records, variants, False),
+                                       (references, list(dict.fromkeys(references["variant"])), True)):
+            if rows.empty or field not in rows.columns or not rows["tags"].map(len).any():
+                continue
+            groups = _type_groups(rows) if with_types else _tag_groups(rows, False)
+            tidy = _group_rows(rows, field, groups, names, benchmark, "type" if with_types else "tag")
+            frames.append(tidy.assign(reference=reference))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def breakdown_tables(study: Study, stats: pd.DataFrame, spec: dict[str, Any]) -> list[Table]:
-    """Per benchmark: the first per-sample metric by expression tag and by video-length bin."""
+    """Per benchmark: the first per-sample metric by expression type, by tag and by video-length bin.
+
+    Where the records carry an expression ``type`` (synth), types and the tags that refine them (size
+    word, direction, changes, occlusion, …) are two tables; otherwise one table of every tag.
+    """
     options = spec.get("breakdown") or {}
     variants = list(dict.fromkeys(stats["variant"]))
     tables = []
     benchmarks = list(dict.fromkeys(stats["benchmark"]))
+    decimals = int(spec["decimals"])
     for benchmark in benchmarks:
-        records = study.records[(study.records["benchmark"] == benchmark) & study.records["variant"].isin(variants)]
-        fields = stats.loc[stats["benchmark"] == benchmark, "record_field"].dropna() \
-            if "record_field" in stats.columns else pd.Series(dtype=object)
-        if records.empty or fields.empty:
+        records, field = _records_for(study, stats, benchmark)
+        if records.empty or field is None:
             continue
-        field = fields.iloc[0]
         suffix = f"_{slug(benchmark)}" if len(benchmarks) > 1 else ""
         if options.get("tags", True) and records["tags"].map(len).any():
-            tags = sorted({t for ts in records["tags"] for t in ts})
-            groups = {"all": pd.Series(True, index=records.index),
-                      **{t: records["tags"].map(lambda ts, t=t: t in ts) for t in tags}}
-            tidy = _group_rows(records, field, groups, variants, benchmark, "tag")
-            tables.append(_group_table(f"{slug(study.name)}_by_tag{suffix}",
-                                       f"{study.title}: {field} by expression type ({benchmark})",
-                                       tidy, variants, int(spec["decimals"]),
-                                       "n = expressions per seed; an expression with several tags counts in each."))
+            by_type = _type_groups(records)
+            if by_type:
+                tidy = _group_rows(records, field, by_type, variants, benchmark, "type")
+                tables.append(_group_table(f"{slug(study.name)}_by_type{suffix}",
+                                           f"{study.title}: {field} by expression type ({benchmark})", tidy, variants,
+                                           decimals, "n = expressions per seed; each expression has one type."))
+            groups = _tag_groups(records, bool(by_type))
+            if groups:
+                tidy = _group_rows(records, field, groups, variants, benchmark, "tag")
+                note = ("n = expressions per seed; tags refine the types (an expression with several tags counts "
+                        "in each)." if by_type else "n = expressions per seed; an expression with several tags "
+                        "counts in each.")
+                tables.append(_group_table(f"{slug(study.name)}_by_tag{suffix}",
+                                           f"{study.title}: {field} by tag ({benchmark})" if by_type else
+                                           f"{study.title}: {field} by expression type ({benchmark})",
+                                           tidy, variants, decimals, note))
         bins_option = options.get("length_bins", "auto")
         if bins_option:
             lengths = records.groupby("video_id")["num_frames"].first().astype(float)
@@ -325,7 +384,7 @@ def breakdown_tables(study: Study, stats: pd.DataFrame, spec: dict[str, Any]) ->
                 tidy = _group_rows(records, field, groups, variants, benchmark, "length")
                 tables.append(_group_table(f"{slug(study.name)}_by_length{suffix}",
                                            f"{study.title}: {field} by video length ({benchmark})",
-                                           tidy, variants, int(spec["decimals"]),
+                                           tidy, variants, decimals,
                                            "n = expressions per seed; bins by the video's number of frames."))
     return tables
 

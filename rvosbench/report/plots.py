@@ -1,46 +1,41 @@
 """Plots of a study (matplotlib, Agg backend), one PNG each, written next to the tables.
 
-Every plot gives each variant the same colour (Okabe–Ito palette, distinguishable with colour-vision
-deficiencies) and shows metric values ×100 like the tables. Each function returns the files it wrote,
-or an empty list when the study lacks the data (e.g. no cost measured, no training log).
+Honest axes: every score and cost axis starts at zero (scores run to 100), so a 0.6-point gap looks
+like one; a loss spanning more than a decade is drawn on a log axis, which says so. Every plot takes a
+model's colour from one :class:`~rvosbench.report.palette.Palette` (the same colour for a variant in the
+bars, the scatter, the curves, the Pareto plot and the type breakdown), and reference predictors (empty
+mask, colour words, single frame, …) in black and grey line styles. Values are ×100 like the tables.
+Each function returns the files it wrote, or an empty list when the study lacks the data.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from rvosbench.report.ablation import slug  # noqa: E402
-from rvosbench.core.stats import paired_test  # noqa: E402
-from rvosbench.report.stats import per_video  # noqa: E402
-from rvosbench.report.store import Study  # noqa: E402
-
-MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]  # distinct per variant, so overlapping lines stay visible
-OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
-DPI = 130
-PRED_RGB = np.array([230, 159, 0], dtype=float)  # orange fill: prediction
-GT_COLOUR = "#00E5FF"  # cyan outline: ground truth
+from rvosbench.core.stats import align, paired_test, per_video
+from rvosbench.report.ablation import slug
+from rvosbench.report.palette import Palette, plt, reference_style, save
+from rvosbench.report.store import Study
 
 
-def colours(variants: list[str]) -> dict[str, str]:
-    return {v: OKABE_ITO[i % len(OKABE_ITO)] for i, v in enumerate(variants)}
+def study_palette(study: Study) -> Palette:
+    """The study's colours: its variants in plan order (the same in every plot of the report)."""
+    return Palette(study.variants)
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
-    return path
+def _score_axis(ax: plt.Axes, values: np.ndarray, axis: str = "y") -> None:
+    """A score axis (×100) from 0 to a little above the largest value (at most 100)."""
+    top = float(np.nanmax(values)) if np.size(values) and np.isfinite(np.nanmax(values)) else 100.0
+    limits = (0.0, min(100.0, max(5.0, top * 1.1 + 1)))
+    (ax.set_ylim if axis == "y" else ax.set_xlim)(*limits)
 
 
 def bars(study: Study, stats: pd.DataFrame, out_dir: Path) -> list[Path]:
     """Per benchmark: grouped bars (metric × variant), seed values as dots, 95% CI over videos as lines."""
     variants = list(dict.fromkeys(stats["variant"]))
-    palette, paths = colours(variants), []
+    palette, paths = study_palette(study), []
     for benchmark, group in stats.groupby("benchmark", sort=False):
         metrics = list(dict.fromkeys(group["metric"]))
         width = 0.8 / len(variants)
@@ -55,9 +50,7 @@ def bars(study: Study, stats: pd.DataFrame, out_dir: Path) -> list[Path]:
                 values = 100 * seeds.get(f"m:{metric}", pd.Series(dtype=float)).dropna()
                 ax.scatter(np.full(len(values), x[j]), values, s=12, color="white", edgecolor="black",
                            linewidth=0.7, zorder=3)
-        low = 100 * np.nanmin(np.r_[group["mean"].to_numpy(), group["ci_low"].to_numpy()])
-        high = 100 * np.nanmax(np.r_[group["mean"].to_numpy(), group["ci_high"].to_numpy()])
-        ax.set_ylim(max(0.0, low - 0.25 * (high - low) - 2), min(100.0, high + 0.12 * (high - low) + 2))
+        _score_axis(ax, 100 * np.r_[group["mean"].to_numpy(), group["ci_high"].to_numpy()])
         ax.set_xticks(np.arange(len(metrics)), metrics)
         ax.set_ylabel("score (×100)")
         ax.set_title(f"{study.title} — {benchmark}\nbars: mean over seeds (dots); lines: 95% CI over videos",
@@ -65,7 +58,7 @@ def bars(study: Study, stats: pd.DataFrame, out_dir: Path) -> list[Path]:
         ax.legend(fontsize=8, frameon=False, ncols=min(len(variants), 4), loc="upper center",
                   bbox_to_anchor=(0.5, -0.1))
         ax.grid(axis="y", alpha=0.3)
-        paths.append(_save(fig, out_dir / f"{slug(study.name)}_bars_{slug(benchmark)}.png"))
+        paths.append(save(fig, out_dir / f"{slug(study.name)}_bars_{slug(benchmark)}.png"))
     return paths
 
 
@@ -73,7 +66,7 @@ def paired(study: Study, stats: pd.DataFrame, baseline: str, out_dir: Path) -> l
     """Per benchmark: per-video baseline score (x) vs variant score (y), one panel per variant."""
     paths = []
     scored = stats.dropna(subset=["ci_low"]) if "ci_low" in stats else stats.iloc[0:0]
-    palette = colours(list(dict.fromkeys(stats["variant"])))
+    palette = study_palette(study)
     for benchmark, group in scored.groupby("benchmark", sort=False):
         metric, field = group.iloc[0]["metric"], group.iloc[0]["record_field"]
         others = [v for v in dict.fromkeys(group["variant"]) if v != baseline]
@@ -83,15 +76,12 @@ def paired(study: Study, stats: pd.DataFrame, baseline: str, out_dir: Path) -> l
             continue
         fig, axes = plt.subplots(1, len(others), figsize=(3.9 * len(others), 4.0), squeeze=False)
         for ax, variant in zip(axes[0], others):
-            scores = per_video(records[records["variant"] == variant], field)
-            common = scores.index.intersection(base.index)
-            x, y = 100 * base.loc[common].to_numpy(), 100 * scores.loc[common].to_numpy()
-            lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
-            pad = 0.05 * (hi - lo) + 0.5
-            ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", linestyle="--", linewidth=1)
+            y, x, _ = align(per_video(records[records["variant"] == variant], field), base)
+            x, y = 100 * x, 100 * y
+            ax.plot([0, 100], [0, 100], color="grey", linestyle="--", linewidth=1)
             ax.scatter(x, y, s=26, color=palette[variant], edgecolor="black", linewidth=0.5)
-            ax.set_xlim(lo - pad, hi + pad)
-            ax.set_ylim(lo - pad, hi + pad)
+            _score_axis(ax, np.r_[x, y], "x")
+            _score_axis(ax, np.r_[x, y], "y")
             ax.set_aspect("equal")
             p = paired_test(y, x)
             ax.set_title(f"{variant}: {int((y > x).sum())} up / {int((y < x).sum())} down\n"
@@ -102,7 +92,7 @@ def paired(study: Study, stats: pd.DataFrame, baseline: str, out_dir: Path) -> l
         fig.suptitle(f"{study.title} — {benchmark}\nper-video scores (×100); points above the line favour the variant",
                      fontsize=10)
         fig.tight_layout()
-        paths.append(_save(fig, out_dir / f"{slug(study.name)}_paired_{slug(benchmark)}.png"))
+        paths.append(save(fig, out_dir / f"{slug(study.name)}_paired_{slug(benchmark)}.png"))
     return paths
 
 
@@ -129,7 +119,7 @@ def pareto(study: Study, stats: pd.DataFrame, cost: pd.DataFrame | None, out_dir
     benchmark, metric = stats.iloc[0]["benchmark"], stats.iloc[0]["metric"]
     rows = stats[(stats["benchmark"] == benchmark) & (stats["metric"] == metric)].set_index("variant")
     variants = [v for v in rows.index if v in cost.index]
-    palette = colours(list(rows.index))
+    palette = study_palette(study)
     fig, axes = plt.subplots(1, len(axes_wanted), figsize=(4.6 * len(axes_wanted), 4.0), squeeze=False)
     for ax, (column, label, scale) in zip(axes[0], axes_wanted):
         x = cost.loc[variants, column].to_numpy(dtype=float) * scale
@@ -137,51 +127,77 @@ def pareto(study: Study, stats: pd.DataFrame, cost: pd.DataFrame | None, out_dir
         front = pareto_front(x, y)
         ax.step(x[front], y[front], where="post", color="grey", linestyle="--", linewidth=1.2, label="Pareto front")
         for xi, yi, variant in zip(x, y, variants):
-            ax.scatter([xi], [yi], s=60, color=palette[variant], edgecolor="black", linewidth=0.6, zorder=3,
-                       label=variant)
+            ax.scatter([xi], [yi], s=60, color=palette[variant], marker=palette.marker(variant), edgecolor="black",
+                       linewidth=0.6, zorder=3, label=variant)
         ax.set_xlabel(label)
         ax.set_ylabel(f"{metric} on {benchmark} (×100)")
-        ax.margins(0.15)
+        ax.set_xlim(0, float(np.nanmax(x)) * 1.15 if np.nanmax(x) > 0 else 1)
+        _score_axis(ax, y)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8, frameon=False)
-    fig.suptitle(f"{study.title}: accuracy vs cost (up and left is better)", fontsize=10)
+    axes[0][0].legend(fontsize=8, frameon=False, loc="lower right")
+    fig.suptitle(f"{study.title}: accuracy vs cost (up and left is better; both axes from 0)", fontsize=10)
     fig.tight_layout()
-    return [_save(fig, out_dir / f"{slug(study.name)}_pareto.png")]
+    return [save(fig, out_dir / f"{slug(study.name)}_pareto.png")]
+
+
+def _final_scores(study: Study) -> pd.DataFrame:
+    """Per (variant, seed): the first benchmark's headline metric after training (the stored cell)."""
+    metric = next((c for c in ("m:J&F", "m:mIoU", "m:mAP") if c in study.summaries.columns), None)
+    if metric is None:
+        return pd.DataFrame(columns=["variant", "seed", "value"])
+    first = study.summaries[study.summaries["benchmark"] == study.benchmarks[0]]
+    return first[["variant", "seed", metric]].rename(columns={metric: "value"}).dropna()
 
 
 def curves(study: Study, out_dir: Path) -> list[Path]:
-    """Training loss and the validation metric vs step; one colour per variant, one line per seed."""
+    """Training loss and the validation metric vs step; one colour per variant, one line per seed.
+
+    The validation panel is always drawn: the ``val/<metric>`` lines when the study validates during
+    training (``train.val_every`` and ``train.val_benchmark``), and in every case each cell's score after
+    training as a star at the last step, so the loss can be read against the number that counts.
+    """
     logs = study.train_logs
-    if logs is None or "step" not in logs.columns:
+    if logs is None or "step" not in logs.columns or "loss" not in logs.columns:
         return []
     val_columns = [c for c in logs.columns if c.startswith("val/")]
     val = "val/J&F" if "val/J&F" in val_columns else (val_columns[0] if val_columns else None)
-    panels = [c for c in ("loss", val) if c and c in logs.columns]
-    if not panels:
-        return []
-    variants = [v for v in study.variants if v in set(logs["variant"])] + \
-        [v for v in dict.fromkeys(logs["variant"]) if v not in study.variants]
-    palette = colours(variants)
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.8), squeeze=False)
-    for ax, column in zip(axes[0], panels):
-        for variant in variants:
-            for k, (seed, run) in enumerate(logs[logs["variant"] == variant].groupby("seed")):
-                points = run[["step", column]].dropna()
-                scale = 100 if column.startswith("val/") else 1
-                ax.plot(points["step"], scale * points[column], color=palette[variant], linewidth=1.4,
-                        alpha=0.9 if k == 0 else 0.5, linestyle="-" if k == 0 else "--",
-                        marker="o" if column.startswith("val/") else None, markersize=3,
-                        label=variant if k == 0 else None)
+    palette = study_palette(study)
+    variants = [v for v in study.variants if v in set(logs["variant"])]
+    final = _final_scores(study)
+    fig, (loss_ax, val_ax) = plt.subplots(1, 2, figsize=(10.0, 3.8))
+    for variant in variants:
+        for k, (seed, run) in enumerate(logs[logs["variant"] == variant].groupby("seed")):
+            style = dict(color=palette[variant], linewidth=1.4, alpha=0.9 if k == 0 else 0.5,
+                         linestyle="-" if k == 0 else "--", label=variant if k == 0 else None)
+            points = run[["step", "loss"]].dropna()
+            loss_ax.plot(points["step"], points["loss"], **style)
+            if val is not None:
+                points = run[["step", val]].dropna()
+                val_ax.plot(points["step"], 100 * points[val], marker="o", markersize=3, **style)
+            score = final[(final["variant"] == variant) & (final["seed"] == seed)]["value"]
+            if len(score):
+                val_ax.scatter([run["step"].max()], [100 * score.iloc[0]], marker="*", s=110, color=palette[variant],
+                               edgecolor="black", linewidth=0.6, zorder=3)
+    losses = logs["loss"].dropna()
+    if (losses > 0).all() and losses.max() > 10 * losses.min():
+        loss_ax.set_yscale("log")  # only when the loss spans more than a decade
+        loss_ax.set_ylabel("loss (log scale)")
+    else:
+        loss_ax.set_ylim(0, float(losses.max()) * 1.05)
+        loss_ax.set_ylabel("loss")
+    what = val[4:] if val else "J&F"
+    val_ax.set_ylim(0, 100)
+    val_ax.set_ylabel(f"{what} (×100)")
+    val_ax.set_title(("lines: validation during training; " if val else
+                      "no validation during training (set train.val_every, train.val_benchmark); ")
+                     + f"★: {study.benchmarks[0]} after training", fontsize=8)
+    for ax in (loss_ax, val_ax):
         ax.set_xlabel("training step")
-        ax.set_ylabel(f"{column[4:]} (×100, validation)" if column.startswith("val/") else column)
-        losses = logs["loss"].dropna() if column == "loss" else None
-        if losses is not None and (losses > 0).all() and losses.max() > 10 * losses.min():
-            ax.set_yscale("log")  # only when the loss spans more than a decade
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8, frameon=False, title="solid: first seed", title_fontsize=8)
+    loss_ax.legend(fontsize=8, frameon=False, title="solid: first seed", title_fontsize=8)
     fig.suptitle(f"{study.title}: training curves", fontsize=10)
     fig.tight_layout()
-    return [_save(fig, out_dir / f"{slug(study.name)}_training.png")]
+    return [save(fig, out_dir / f"{slug(study.name)}_training.png")]
 
 
 def scaling(study: Study, out_dir: Path) -> list[Path]:
@@ -191,112 +207,72 @@ def scaling(study: Study, out_dir: Path) -> list[Path]:
         return []
     panels = [c for c in ("J&F", "latency_ms", "peak_mem_mb") if c in frame.columns and frame[c].notna().any()]
     labels = {"J&F": "J&F (×100)", "latency_ms": "latency per clip (ms)", "peak_mem_mb": "peak memory (MB)"}
-    variants = list(dict.fromkeys(frame["variant"]))
-    palette = colours([v for v in study.variants if v in variants] + [v for v in variants if v not in study.variants])
+    variants = [v for v in study.variants if v in set(frame["variant"])]
+    palette = study_palette(study)
     mean = frame.groupby(["variant", "num_frames"])[panels].mean().reset_index()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 3.8), squeeze=False)
     for ax, column in zip(axes[0], panels):
         for variant in variants:
             rows = mean[mean["variant"] == variant].sort_values("num_frames")
             scale = 100 if column == "J&F" else 1
-            ax.plot(rows["num_frames"], scale * rows[column], marker=MARKERS[variants.index(variant) % len(MARKERS)],
+            ax.plot(rows["num_frames"], scale * rows[column], marker=palette.marker(variant),
                     markersize=7 - 1.5 * (variants.index(variant) % 3), color=palette[variant], label=variant)
         ax.set_xscale("log", base=2)
         ticks = sorted(mean["num_frames"].unique())
         ax.set_xticks(ticks, [str(int(t)) for t in ticks])
         ax.set_xlabel("frames per clip (T)")
         ax.set_ylabel(labels[column])
+        if column == "J&F":
+            _score_axis(ax, 100 * mean[column].to_numpy(dtype=float))
+        else:
+            ax.set_ylim(0, float(mean[column].max()) * 1.1)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8, frameon=False)
     fig.suptitle(f"{study.title}: accuracy and cost vs number of frames", fontsize=10)
     fig.tight_layout()
-    return [_save(fig, out_dir / f"{slug(study.name)}_scaling.png")]
+    return [save(fig, out_dir / f"{slug(study.name)}_scaling.png")]
 
 
-def overlay(frame: np.ndarray, pred: np.ndarray, alpha: float = 0.6) -> np.ndarray:
-    """The frame with the predicted mask filled in orange (the GT outline is drawn on top)."""
-    image = frame.astype(float).copy()
-    image[pred] = (1 - alpha) * image[pred] + alpha * PRED_RGB
-    return image.astype(np.uint8)
+def types(study: Study, breakdown: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Per benchmark: the per-expression score by expression type, one bar per variant (mean over seeds,
+    seed spread as a line), and each reference predictor as a horizontal mark across the type's bars.
 
-
-def _strip_uids(study: Study, variants: list[str], baseline: str, benchmark: str, metric: str | None,
-                limit: int) -> list[tuple[str, str, dict[str, Path]]]:
-    """``(uid, why, {variant: npz})`` for uids every variant has a strip of (first seed), worst first.
-
-    Half of ``limit`` goes to the baseline's worst samples, the rest to the others in stored order
-    (the engine keeps the first few and the worst few of each cell).
+    ``breakdown`` is the tidy frame of :func:`rvosbench.report.ablation.type_breakdown` (models and
+    reference predictors, ``kind`` = ``type``). A type where a reference predictor scores close to the
+    models does not test what its name says.
     """
-    cells = study.summaries[study.summaries["benchmark"] == benchmark].sort_values("seed")
-    files: dict[str, dict[str, Path]] = {}
-    for variant in variants:
-        rows = cells[cells["variant"] == variant]
-        if rows.empty:
-            return []
-        strips = study.path / "cells" / rows.iloc[0]["cell"] / "strips"
-        for npz in sorted(strips.glob("*.npz")) if strips.is_dir() else []:
-            files.setdefault(npz.stem.replace("__", "/", 1), {})[variant] = npz
-    shared = [uid for uid, found in files.items() if len(found) == len(variants)]
-    if not shared:
+    if breakdown is None or breakdown.empty:
         return []
-    scores = _sample_scores(study, benchmark, baseline, metric)
-    worst = sorted(shared, key=lambda uid: scores.get(uid, np.inf))[: max(1, min(limit, len(shared)) // 2)]
-    rest = [uid for uid in shared if uid not in worst][: limit - len(worst)]
-    return [(uid, "worst", files[uid]) for uid in worst] + [(uid, "chosen", files[uid]) for uid in rest]
-
-
-def _sample_scores(study: Study, benchmark: str, variant: str, metric: str | None) -> dict[str, float]:
-    """uid -> the variant's first-seed per-sample value (empty when there is no such field)."""
-    records = study.records
-    if metric is None or metric not in records.columns:
-        return {}
-    rows = records[(records["benchmark"] == benchmark) & (records["variant"] == variant)]
-    rows = rows[rows["seed"] == rows["seed"].min()]
-    uids = rows["video_id"].astype(str) + "/" + rows["exp_id"].astype(str)
-    return dict(zip(uids, rows[metric].astype(float)))
-
-
-def strips(study: Study, stats: pd.DataFrame, baseline: str, out_dir: Path, max_samples: int = 4,
-           max_frames: int = 6) -> list[Path]:
-    """Qualitative strips: per sample one figure, one row per variant, frames left to right.
-
-    Orange fill = prediction, cyan outline = ground truth; each row is labelled with the variant's
-    per-sample score.
-    """
-    variants = list(dict.fromkeys(stats["variant"]))
-    paths = []
-    for benchmark in dict.fromkeys(stats["benchmark"]):
-        fields = stats.loc[stats["benchmark"] == benchmark, "record_field"].dropna() \
-            if "record_field" in stats.columns else pd.Series(dtype=object)
-        metric = fields.iloc[0] if len(fields) else None
-        for uid, why, found in _strip_uids(study, variants, baseline, benchmark, metric, max_samples):
-            loaded = {v: np.load(found[v]) for v in variants}
-            first = loaded[variants[0]]
-            t = first["frames"].shape[0]
-            picks = np.unique(np.linspace(0, t - 1, min(t, max_frames)).round().astype(int))
-            h, w = first["frames"].shape[1:3]
-            cell_w = 2.2
-            fig, axes = plt.subplots(len(variants), len(picks), squeeze=False,
-                                     figsize=(cell_w * len(picks) + 0.4, (cell_w * h / w + 0.25) * len(variants) + 0.6))
-            for r, variant in enumerate(variants):
-                data = loaded[variant]
-                score = _sample_scores(study, benchmark, variant, metric).get(uid)
-                for c, index in enumerate(picks):
-                    ax = axes[r][c]
-                    ax.imshow(overlay(data["frames"][index], data["pred"][index].astype(bool)))
-                    if data["gt"][index].any():
-                        ax.contour(data["gt"][index].astype(float), levels=[0.5], colors=[GT_COLOUR], linewidths=1.3)
-                    ax.set_xticks([])
-                    ax.set_yticks([])
-                    if r == 0:  # the engine stores which video frames the strip holds (frame_indices)
-                        shown = first["frame_indices"][index] if "frame_indices" in first.files else index
-                        ax.set_title(f"frame {int(shown)}", fontsize=8)
-                    if c == 0:
-                        label = variant if score is None else f"{variant}\n{metric} {100 * score:.1f}"
-                        ax.set_ylabel(label, fontsize=8)
-            text = str(first["text"]) if "text" in first.files else ""
-            fig.suptitle(f"{uid} ({why}): \u201c{text}\u201d\norange = prediction, cyan outline = ground truth",
-                         fontsize=9)
-            fig.tight_layout()
-            paths.append(_save(fig, out_dir / f"{slug(study.name)}_strip_{why}_{slug(uid)}.png"))
+    palette, paths = study_palette(study), []
+    for benchmark, part in breakdown.groupby("benchmark", sort=False):
+        groups = [g for g in dict.fromkeys(part["group"]) if g != "all"]
+        models = [v for v in study.variants if v in set(part.loc[~part["reference"], "variant"])]
+        references = list(dict.fromkeys(part.loc[part["reference"], "variant"]))
+        if not groups or not models:
+            continue
+        width = 0.8 / len(models)
+        fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(groups) * max(1.0, len(models) / 2.5), 4.4))
+        indexed = part.set_index(["variant", "group"])
+        for i, variant in enumerate(models):
+            rows = indexed.loc[variant].reindex(groups)
+            x = np.arange(len(groups)) - 0.4 + width * (i + 0.5)
+            ax.bar(x, 100 * rows["mean"], width * 0.92, color=palette[variant], label=variant, alpha=0.9)
+            spread = rows["std"].fillna(0).to_numpy()
+            ax.vlines(x, 100 * (rows["mean"] - spread), 100 * (rows["mean"] + spread), color="black", linewidth=1.2)
+        for k, name in enumerate(references):
+            colour, linestyle = reference_style(k)
+            rows = indexed.loc[name].reindex(groups)
+            for j, value in enumerate(rows["mean"]):
+                if np.isfinite(value):
+                    ax.hlines(100 * value, j - 0.45, j + 0.45, colors=colour, linestyles=linestyle, linewidth=2.0,
+                              label=f"{name} (reference)" if j == 0 else None, zorder=4)
+        counts = part.groupby("group")["n_expressions"].max()
+        ax.set_xticks(np.arange(len(groups)), [f"{g}\n(n={counts[g]})" for g in groups], fontsize=8)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel(f"{part['metric'].iloc[0]} (×100)")
+        ax.set_title(f"{study.title} — {benchmark}: by expression type\nbars: models (mean over seeds, line: ±std); "
+                     "marks: reference predictors", fontsize=10)
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.grid(axis="y", alpha=0.3)
+        paths.append(save(fig, out_dir / f"{slug(study.name)}_types_{slug(benchmark)}.png"))
     return paths

@@ -20,7 +20,7 @@ from rvosbench.core.registry import deep_merge
 
 # Headline metrics in display order; a benchmark shows those its summaries have (rivals.md §2.4).
 HEADLINE_METRICS = ["J&F", "J", "F", "mAP", "oIoU", "mIoU", "P@0.5"]
-PLOTS = ["bars", "paired", "pareto", "curves", "scaling", "strips"]
+PLOTS = ["bars", "paired", "types", "pareto", "curves", "scaling", "strips"]
 
 ABLATION_DEFAULTS: dict[str, Any] = {
     "metrics": HEADLINE_METRICS,

@@ -1,10 +1,10 @@
 """Read a study (and the store index) exactly as the engine wrote it, into pandas frames.
 
-The report never imports the engine: the files under ``runs/`` are the contract (docs/architecture.md,
-"Result store"). Everything is read once, up front, into a :class:`Study`; a missing or malformed file
-is a :class:`~rvosbench.core.errors.UserError` naming the file (and line for JSONL), never a traceback.
-Optional files (cost, scaling, training logs, strips, the trivial baselines the engine scores under
-``runs/<study>/baselines/<name>--<benchmark>/``) are simply absent from the study when missing.
+The report never imports the engine: the store's layout, record schema and reading policy are
+:mod:`rvosbench.core.store`, which this module turns into frames. Everything is read once, up front,
+into a :class:`Study`; a missing or malformed file is a :class:`~rvosbench.core.errors.UserError` naming
+the file (and line for JSONL), never a traceback. Optional files (cost, scaling, training logs, strips,
+the reference predictors bound with ``source: baseline``) are simply absent from the study when missing.
 """
 from __future__ import annotations
 
@@ -18,23 +18,11 @@ import pandas as pd
 import yaml
 
 from rvosbench.core.errors import DataError, UserError
+from rvosbench.core.store import (INDEX, benchmark_label, locate_study, read_bindings, require_store,
+                                  study_file)
 
 # Columns every per-sample frame carries before the metric values.
 ID_COLUMNS = ["variant", "seed", "benchmark", "cell", "video_id", "exp_id", "num_frames", "tags", "category"]
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """One JSON object from ``path``; a broken file is a DataError naming it."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise DataError("file not found", where=str(path), hint="is this a finished rvosbench run?") from error
-    except json.JSONDecodeError as error:
-        raise DataError(f"not valid JSON: {error.msg}", where=f"{path}:{error.lineno}",
-                        hint="the file was damaged; delete the cell and run the study again") from error
-    if not isinstance(data, dict):
-        raise DataError("expected a JSON object", where=str(path))
-    return data
 
 
 def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -51,13 +39,6 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             if not isinstance(item, dict):
                 raise DataError("expected a JSON object per line", where=f"{path}:{number}")
             yield item
-
-
-def benchmark_name(summary: dict[str, Any]) -> str:
-    """Display name ``name/split`` of a summary's benchmark (as studies write them)."""
-    name = str(summary.get("benchmark") or "?")
-    split = summary.get("split")
-    return name if "/" in name or not split else f"{name}/{split}"
 
 
 def model_name(summary: dict[str, Any]) -> str:
@@ -80,7 +61,8 @@ class Study:
     per-sample metric values.
     """
 
-    path: Path
+    path: Path  # the study's folder (plan.yaml, cost.jsonl, scaling.jsonl)
+    store: Path
     name: str
     title: str
     baseline: str
@@ -88,8 +70,9 @@ class Study:
     plan: dict[str, Any]
     summaries: pd.DataFrame
     records: pd.DataFrame
-    cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # cell id -> summary + files
-    references: pd.DataFrame | None = None  # trivial baselines (runs/<study>/baselines/*), one row per cell
+    cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # cell id -> index line + "_dir"
+    references: pd.DataFrame | None = None  # reference predictors (source: baseline), one row per cell
+    reference_records: pd.DataFrame | None = None  # their per-sample records (variant = predictor name)
     cost: pd.DataFrame | None = None
     scaling: pd.DataFrame | None = None
     train_logs: pd.DataFrame | None = None
@@ -98,14 +81,15 @@ class Study:
     def benchmarks(self) -> list[str]:
         return list(dict.fromkeys(self.summaries["benchmark"]))
 
-    def strip_dirs(self) -> dict[str, Path]:
-        """Cell id -> its ``strips/`` folder, for cells that have one."""
-        return {cell: self.path / "cells" / cell / "strips" for cell in self.cells
-                if (self.path / "cells" / cell / "strips").is_dir()}
+    def cell_dir(self, cell: str) -> Path:
+        return Path(self.cells[cell]["_dir"])
+
+    @property
+    def report_command(self) -> str:
+        return f"rvosbench report {self.name} --store {self.store}"
 
 
-def _read_plan(study_dir: Path) -> dict[str, Any]:
-    path = study_dir / "plan.yaml"
+def _read_plan(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
@@ -121,7 +105,7 @@ def _summary_row(summary: dict[str, Any], cell: str) -> dict[str, Any]:
     row: dict[str, Any] = {
         "variant": str(summary.get("variant") or "?"),
         "seed": int(summary.get("seed") or 0),
-        "benchmark": benchmark_name(summary),
+        "benchmark": benchmark_label(summary),
         "cell": cell,
         "model": model_name(summary),
         "key": summary.get("key"),
@@ -150,6 +134,13 @@ def _record_rows(path: Path, base: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def read_records(cell_dir: Path, seed: int = 0) -> pd.DataFrame:
+    """A cell's per-sample records (``samples.jsonl``) with its ``seed``; empty when it has none."""
+    path = Path(cell_dir) / "samples.jsonl"
+    rows = _record_rows(path, {"seed": seed}) if path.is_file() else []
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["seed", "video_id"])
+
+
 def _optional_jsonl(path: Path) -> pd.DataFrame | None:
     if not path.is_file():
         return None
@@ -157,47 +148,48 @@ def _optional_jsonl(path: Path) -> pd.DataFrame | None:
     return pd.DataFrame(rows) if rows else None
 
 
-def _train_logs(study_dir: Path) -> pd.DataFrame | None:
-    frames = []
-    for log in sorted((study_dir / "train").glob("*/train_log.jsonl")):
-        variant, _, seed = log.parent.name.rpartition("-s")
+def _train_logs(store: Path, lines: list[dict[str, Any]]) -> pd.DataFrame | None:
+    """The training logs of the study's (variant, seed) trainings, from the bindings' ``train_path``."""
+    frames, seen = [], set()
+    for line in lines:
+        who = (str(line.get("variant")), int(line.get("seed") or 0))
+        log = store / str(line.get("train_path")) / "train_log.jsonl" if line.get("train_path") else None
+        if who in seen or log is None or not log.is_file():
+            continue
+        seen.add(who)
         rows = list(iter_jsonl(log))
-        if rows and seed.isdigit():
+        if rows:
             frame = pd.DataFrame(rows)
-            frame["variant"], frame["seed"] = variant, int(seed)
+            frame["variant"], frame["seed"] = who
             frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def _references(study_dir: Path) -> pd.DataFrame | None:
-    """Trivial baselines the engine scores beside a study (empty mask, whole frame, …), when present."""
-    rows = [_summary_row(read_json(path), path.parent.name)
-            for path in sorted((study_dir / "baselines").glob("*/summary.json"))]
-    return pd.DataFrame(rows) if rows else None
+def load_study(study: str | Path, store: str | Path | None = None) -> Study:
+    """Read one study of a store: its plan, every bound evaluation cell and the optional extras.
 
-
-def load_study(study_dir: str | Path) -> Study:
-    """Read ``runs/<study>/``: plan, every finished evaluation cell and the optional extras."""
-    study_dir = Path(study_dir)
-    if not study_dir.is_dir():
-        raise UserError("study folder not found", where=str(study_dir),
-                        hint="give runs/<study> as written by `rvosbench run`")
-    plan = _read_plan(study_dir)
+    ``study`` is a name (with ``store``, default ``runs``) or a folder (``runs/studies/jsc``, or
+    ``runs/jsc`` of stores written by earlier versions).
+    """
+    root, name = locate_study(study, store)
+    require_store(root)
+    plan = _read_plan(study_file(root, name, "plan.yaml"))
+    lines = [line for line in read_bindings(root) if line["study"] == name]
+    planned = {c.get("id") for c in plan.get("cells") or [] if isinstance(c, dict)}
+    models = [line for line in lines if line.get("source") != "baseline" and (not planned or line["cell"] in planned)]
+    if not models:
+        raise UserError(f"no finished evaluation cell of study '{name}' in this store", where=str(root / INDEX),
+                        hint="run the study first (rvosbench run ablations/<study>.yaml), or pass --store DIR "
+                             "where `rvosbench run --store DIR` wrote it")
     summaries, records, cells = [], [], {}
-    for cell_dir in sorted((study_dir / "cells").glob("*")):
-        # Cells are written to a temporary folder and renamed: only finished ones have a summary.
-        if cell_dir.name.startswith(".") or not (cell_dir / "summary.json").is_file():
-            continue
-        summary = read_json(cell_dir / "summary.json")
-        row = _summary_row(summary, cell_dir.name)
+    for line in models:
+        cell_dir = root / line["path"]
+        row = _summary_row(line, line["cell"])
         summaries.append(row)
-        cells[cell_dir.name] = {**summary, "_dir": str(cell_dir)}
+        cells[line["cell"]] = {**line, "_dir": str(cell_dir)}
         if (cell_dir / "samples.jsonl").is_file():
             base = {k: row[k] for k in ("variant", "seed", "benchmark", "cell")}
             records.extend(_record_rows(cell_dir / "samples.jsonl", base))
-    if not summaries:
-        raise UserError("no finished evaluation cell in this study", where=str(study_dir / "cells"),
-                        hint="run the study first: rvosbench run ablations/<study>.yaml")
     summary_frame = pd.DataFrame(summaries)
     record_frame = pd.DataFrame(records) if records else pd.DataFrame(columns=ID_COLUMNS)
     plan_variants = plan.get("variants")
@@ -206,30 +198,42 @@ def load_study(study_dir: str | Path) -> Study:
     found = list(dict.fromkeys(summary_frame["variant"]))
     variants = [v for v in order if v in found] + [v for v in found if v not in order]
     baseline = str(plan.get("baseline") or variants[0])
+    plan_file = study_file(root, name, "plan.yaml")
     if baseline not in variants:
-        raise UserError(f"the baseline variant '{baseline}' has no finished cell", where=str(study_dir / "plan.yaml"),
+        raise UserError(f"the baseline variant '{baseline}' has no finished cell", where=str(plan_file),
                         hint="run the baseline's cells, or choose another baseline in the report spec")
-    name = str(plan.get("name") or study_dir.name)
-    return Study(path=study_dir, name=name, title=str(plan.get("title") or name), baseline=baseline,
-                 variants=variants, plan=plan, summaries=summary_frame, records=record_frame, cells=cells,
-                 references=_references(study_dir),
-                 cost=_optional_jsonl(study_dir / "cost.jsonl"), scaling=_optional_jsonl(study_dir / "scaling.jsonl"),
-                 train_logs=_train_logs(study_dir))
+    references, reference_records = [], []
+    for line in (line for line in lines if line.get("source") == "baseline"):
+        row = _summary_row(line, line["cell"])
+        references.append(row)
+        if (root / line["path"] / "samples.jsonl").is_file():
+            base = {k: row[k] for k in ("variant", "seed", "benchmark", "cell")}
+            reference_records.extend(_record_rows(root / line["path"] / "samples.jsonl", base))
+    return Study(path=plan_file.parent, store=root, name=name, title=str(plan.get("title") or name),
+                 baseline=baseline, variants=variants, plan=plan, summaries=summary_frame, records=record_frame,
+                 cells=cells, references=pd.DataFrame(references) if references else None,
+                 reference_records=pd.DataFrame(reference_records) if reference_records else None,
+                 cost=_optional_jsonl(study_file(root, name, "cost.jsonl")),
+                 scaling=_optional_jsonl(study_file(root, name, "scaling.jsonl")),
+                 train_logs=_train_logs(root, models))
 
 
 def load_index(store: str | Path) -> pd.DataFrame:
-    """Every line of ``<store>/index.jsonl`` as a row (summary fields, ``path``, ``source``)."""
-    path = Path(store) / "index.jsonl"
-    if not path.is_file():
-        raise UserError("no results index", where=str(path),
-                        hint="run a study (rvosbench run) or score predictions (rvosbench eval) first")
+    """Every binding of ``<store>/index.jsonl`` as a row (summary fields, ``study``, ``path``, ``source``),
+    by the store's reading policy (one row per study and cell; reference predictors left out)."""
+    root = Path(store)
+    require_store(root)
     rows = []
-    for entry in iter_jsonl(path):
-        row = _summary_row(entry, str(entry.get("path") or ""))
+    for entry in read_bindings(root):
+        if entry.get("source") == "baseline":
+            continue
+        row = _summary_row(entry, str(entry.get("cell") or ""))
         row.update(study=str(entry.get("study") or "?"), source=str(entry.get("source") or "trained"),
                    card=entry.get("card") if isinstance(entry.get("card"), dict) else {},
-                   created=entry.get("created"), path=str(entry.get("path") or ""))
+                   created=entry.get("created"), path=str(entry.get("path") or ""), dir=str(root / entry["path"]),
+                   partial=entry.get("partial"))
         rows.append(row)
     if not rows:
-        raise UserError("the results index is empty", where=str(path), hint="run a study first")
+        raise UserError("the results index is empty", where=str(root / INDEX),
+                        hint="run a study first, or pass --store DIR where `rvosbench run --store DIR` wrote results")
     return pd.DataFrame(rows)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rvosbench.core.stats import align_by_video, bootstrap_ci, paired_test, per_video_values
+from rvosbench.core.stats import align, bootstrap_ci, paired_test, per_video
 
 
 def test_bootstrap_ci_brackets_the_mean_and_is_deterministic():
@@ -40,7 +40,7 @@ def test_align_by_video_averages_per_video_and_keeps_common_videos():
     ra = [{"video_id": "v1", "J&F": 0.2}, {"video_id": "v1", "J&F": 0.4}, {"video_id": "v2", "J&F": 1.0},
           {"video_id": "v3", "J&F": 0.5}]
     rb = [{"video_id": "v2", "J&F": 0.5}, {"video_id": "v1", "J&F": 0.1}]
-    assert per_video_values(ra, "J&F") == pytest.approx({"v1": 0.3, "v2": 1.0, "v3": 0.5})
-    a, b, videos = align_by_video(ra, rb, "J&F")
+    assert per_video(ra, "J&F").to_dict() == pytest.approx({"v1": 0.3, "v2": 1.0, "v3": 0.5})
+    a, b, videos = align(per_video(ra, "J&F"), per_video(rb, "J&F"))
     assert videos == ["v1", "v2"]
     assert a == pytest.approx([0.3, 1.0]) and b == pytest.approx([0.1, 0.5])

@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from rvosbench.cli.main import main
-from rvosbench.data import bench
+from rvosbench.data import speed
 
 
 def test_fixture_then_check(tmp_path, capsys):
@@ -43,6 +43,6 @@ def test_unknown_fixture_format_is_one_line(tmp_path, capsys):
 
 @pytest.mark.timeout(120)
 def test_bench_data_prints_rates(capsys):
-    assert bench.main(["--frames", "3", "--size", "48x64", "--repeats", "1", "--clips", "2"]) == 0
+    assert speed.main(["--frames", "3", "--size", "48x64", "--repeats", "1", "--clips", "2"]) == 0
     out = capsys.readouterr().out
     assert "JPEG frames" in out and "cv2/PIL" in out and "synth training clips" in out

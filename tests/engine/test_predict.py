@@ -94,3 +94,20 @@ def test_predict_on_a_video_file_and_clear_errors(tmp_path: Path, card_and_check
     assert predict(card, checkpoint, empty, tmp_path / "o3") == 2
     err = capsys.readouterr().err
     assert "video not found" in err and "no image files in the folder" in err
+
+
+@pytest.mark.parametrize("object_rgb", [(220, 20, 20), (20, 200, 230), (240, 220, 10)])
+def test_overlay_tint_contrasts_with_the_object(object_rgb) -> None:
+    """A red object is not tinted red (nor a cyan one cyan): the tint is far from the object's colour."""
+    from rvosbench.engine.predict import contrast_colour
+
+    frames = np.full((2, 40, 40, 3), 128, np.uint8)
+    frames[:, 10:30, 10:30] = object_rgb
+    masks = np.zeros((2, 40, 40), bool)
+    masks[:, 10:30, 10:30] = True
+    tint = contrast_colour(frames, masks)
+    assert np.abs(tint - np.array(object_rgb)).max() > 150
+    image = np.asarray(overlay(frames, masks, "the object")[0])
+    height = image.shape[0]
+    centre = image[height - 160, 160].astype(int)  # inside the enlarged mask, below the caption strip
+    assert np.abs(centre - np.array(object_rgb)).sum() > 120

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+import yaml
+
 from rvosbench.cli.main import main
-from rvosbench.engine.store import ResultStore
+from rvosbench.core.store import ResultStore
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -70,12 +72,33 @@ def cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, launcher:
     return result
 
 
+def cell_path(out: Path, cell: str, study: str = "tiny") -> Path:
+    """The folder of the result the store binds to ``study``'s cell id ``cell``."""
+    line = ResultStore(out).binding(study, cell)
+    assert line is not None, f"{study}/{cell} is not in the store {out}"
+    return out / line["path"]
+
+
+def train_path(out: Path, train_id: str, study: str = "tiny") -> Path:
+    """The training folder of ``study``'s training cell ``train_id`` (e.g. ``base-s0``)."""
+    for config in sorted((out / "trainings").glob("*/config.yaml")):
+        data = yaml.safe_load(config.read_text())
+        if data.get("cell") == train_id and data.get("study") == study:
+            return config.parent
+    return out / "trainings" / f"(no training of {train_id})"
+
+
+def model_records(out: Path) -> list[dict]:
+    """The store's bindings of models (reference predictors left out)."""
+    return [r for r in ResultStore(out).records() if r["source"] != "baseline"]
+
+
 def metrics(out: Path, cell: str) -> dict:
-    return json.loads((out / "tiny/cells" / cell / "summary.json").read_text())["metrics"]
+    return json.loads((cell_path(out, cell) / "summary.json").read_text())["metrics"]
 
 
 def records(out: Path, cell: str) -> list[dict]:
-    lines = (out / "tiny/cells" / cell / "samples.jsonl").read_text().splitlines()
+    lines = (cell_path(out, cell) / "samples.jsonl").read_text().splitlines()
     return [{k: v for k, v in json.loads(line).items() if k != "latency_ms"} for line in lines]
 
 
@@ -90,32 +113,31 @@ def test_tiny_study_end_to_end_and_rerun_skips(study: Path, tmp_path: Path, caps
     text = run(study, out, capsys=capsys)
     table = text[text.index("tiny engine study"):]
     assert "base (baseline)" in table and "wide" in table and "empty (trivial)" in table
-    store = ResultStore(out)
-    assert sorted(r["variant"] for r in store.records()) == ["base", "wide"]
-    cell = out / "tiny/cells/base-s0--tinysynth-test"
+    assert sorted(r["variant"] for r in model_records(out)) == ["base", "wide"]
+    cell = cell_path(out, "base-s0--tinysynth-test")
     assert {p.name for p in cell.iterdir()} >= {"config.yaml", "env.json", "summary.json", "samples.jsonl",
                                                 "timings.json", "strips", "predictions"}
     summary = json.loads((cell / "summary.json").read_text())
     assert summary["split"] == "test" and summary["checkpoint_sha256"] and 0 <= summary["metrics"]["J&F"] <= 1
     assert len((cell / "samples.jsonl").read_text().splitlines()) == 10
-    train = out / "tiny/train/base-s0"
+    train = train_path(out, "base-s0")
     assert {"last.pt", "done.json", "train_log.jsonl", "config.yaml"} <= {p.name for p in train.iterdir()}
     from rvosbench.engine.offline_eval import run_offline_eval
 
     rescored = run_offline_eval(str(tmp_path / "benchmarks/tinysynth.yaml"), cell / "predictions/predictions.zip",
                                 out=tmp_path / "rescored", workers=1)
     assert rescored.metrics == summary["metrics"]  # the saved masks are the ones that were scored
-    cost = [json.loads(line) for line in (out / "tiny/cost.jsonl").read_text().splitlines()]
+    cost = [json.loads(line) for line in (out / "studies/tiny/cost.jsonl").read_text().splitlines()]
     assert [c["variant"] for c in cost] == ["base", "wide"] and cost[0]["flops"] > 0 and cost[0]["frames"] == 4
     assert cost[0]["params"] == 4 * 3 + 4 + 4 + 1 and cost[1]["params"] > cost[0]["params"]
-    scaling = [json.loads(line) for line in (out / "tiny/scaling.jsonl").read_text().splitlines()]
+    scaling = [json.loads(line) for line in (out / "studies/tiny/scaling.jsonl").read_text().splitlines()]
     assert [(p["variant"], p["num_frames"]) for p in scaling] == [("base", 2), ("base", 4), ("wide", 2), ("wide", 4)]
     assert all(0 <= p["J&F"] <= 1 and p["latency_ms"] >= 0 for p in scaling)
-    assert (out / "tiny/plan.yaml").is_file() and (out / "tiny/baselines/empty--tinysynth-test/summary.json").is_file()
+    assert (out / "studies/tiny/plan.yaml").is_file() and (cell_path(out, "empty--tinysynth-test") / "summary.json").is_file()
 
     again = run(study, out, capsys=capsys)
     assert again.count("stored earlier") == 2 and again.count("finished earlier") == 2  # nothing recomputed
-    assert "2 found stored" in again and len(store.records()) == 2
+    assert "2 found stored" in again and len(model_records(out)) == 2
 
 
 def _zip_of_indexed_pngs(path: Path) -> None:
@@ -142,7 +164,7 @@ def test_saved_predictions_are_in_the_native_layout_and_rescore_to_the_run(
     config.write_text(f"type: {fixture}\nroot: {tmp_path / 'data'}\nsplit: {split}\n")
     out = tmp_path / "runs"
     run(study, out, "--only", "base", "--set", f"benchmarks=[fixture/{split}]", capsys=capsys)
-    cell = out / f"tiny/cells/base-s0--fixture-{split}"
+    cell = cell_path(out, f"base-s0--fixture-{split}")
     summary = json.loads((cell / "summary.json").read_text())
     check(cell / "predictions" / saved)
     rescored = run_offline_eval(str(config), cell / "predictions" / saved, out=tmp_path / "rescored", workers=1)
@@ -156,7 +178,7 @@ def test_cache_keys_rerun_exactly_the_affected_cells(study: Path, tmp_path: Path
     changed = run(study, out, "--set", "variants.wide.model.hidden=6", capsys=capsys)
     assert "[train 2/2] wide-s0: 6 steps" in changed and "base-s0--tinysynth-test: J&F" in changed
     assert "wide-s0--tinysynth-test: J&F" in changed and changed.count("stored earlier") == 1
-    # evaluation change only, and wide back to hidden=4: its first training is restored from .previous
+    # evaluation change only, and wide back to hidden=4: its first training is found again by its key
     evaluation = run(study, out, "--set", "eval.window=3", capsys=capsys)
     assert evaluation.count("finished earlier") == 2 and evaluation.count("stored earlier") == 0
     from rvosbench.metrics.per_expression import PerExpression
@@ -167,7 +189,9 @@ def test_cache_keys_rerun_exactly_the_affected_cells(study: Path, tmp_path: Path
         and "2 cells computed" in versioned
     only = run(study, out, "--set", "eval.window=3", "--only", "wide", capsys=capsys)
     assert "base-s0" not in only.split("\n\n")[0] and "1 found stored" in only
-    assert len(ResultStore(out).records()) == 7  # 2 + wide(6) + 2 windows + 2 metric versions, once each
+    stored = [json.loads(p.read_text()) for p in (out / "cells").glob("*/summary.json")]
+    assert len([s for s in stored if s["source"] != "baseline"]) == 7  # 2 + wide(6) + 2 windows + 2 versions
+    assert len(model_records(out)) == 2  # the study binds each cell id once: to its latest result
 
 
 def test_kill_during_training_then_rerun_resumes(tmp_path: Path) -> None:
@@ -176,15 +200,15 @@ def test_kill_during_training_then_rerun_resumes(tmp_path: Path) -> None:
     killed = cli(args, tmp_path, env={"ENGINE_TOY_KILL_AFTER": "10"}, check=False)  # wide, step 4 of 6
     assert killed.returncode == -9
     out = tmp_path / "runs"
-    assert (out / "tiny/cells/base-s0--tinysynth-test/summary.json").is_file()
-    assert not (out / "tiny/train/wide-s0/done.json").exists()
+    assert (cell_path(out, "base-s0--tinysynth-test") / "summary.json").is_file()
+    assert not (train_path(out, "wide-s0") / "done.json").exists()
     resumed = cli(args, tmp_path)
     text = resumed.stdout + resumed.stderr
     assert "base-s0--tinysynth-test: J&F" in text and "stored earlier" in text
     assert "resumed from the checkpoint of step 3" in text
-    log = [json.loads(line)["step"] for line in (out / "tiny/train/wide-s0/train_log.jsonl").read_text().splitlines()]
+    log = [json.loads(line)["step"] for line in (train_path(out, "wide-s0") / "train_log.jsonl").read_text().splitlines()]
     assert log == [2, 4, 6]
-    assert [r["variant"] for r in ResultStore(out).records()] == ["base", "wide"]
+    assert [r["variant"] for r in model_records(out)] == ["base", "wide"]
 
 
 def test_two_process_run_scores_like_one_process(tmp_path: Path) -> None:
@@ -193,19 +217,20 @@ def test_two_process_run_scores_like_one_process(tmp_path: Path) -> None:
     study = write_study(tmp_path)
     one, two = tmp_path / "one", tmp_path / "two"
     cli(["run", str(study), "--out", str(one), "--no-report", "--baselines", "none"], tmp_path)
-    shutil.copytree(one / "tiny/train/base-s0", two / "tiny/train/base-s0")  # same weights: eval must match
+    base = train_path(one, "base-s0")
+    shutil.copytree(base, two / "trainings" / base.name)  # same weights: eval must match
     result = cli(["run", str(study), "--out", str(two), "--no-report", "--baselines", "none", "--nproc", "2"],
                  tmp_path)
     assert "finished earlier" in result.stdout + result.stderr  # base was not retrained
     assert metrics(two, "base-s0--tinysynth-test") == metrics(one, "base-s0--tinysynth-test")
     assert records(two, "base-s0--tinysynth-test") == records(one, "base-s0--tinysynth-test")
-    assert json.loads((two / "tiny/cells/base-s0--tinysynth-test/timings.json").read_text())["processes"] == 2
-    one_log = [json.loads(line) for line in (one / "tiny/train/wide-s0/train_log.jsonl").read_text().splitlines()]
-    two_log = [json.loads(line) for line in (two / "tiny/train/wide-s0/train_log.jsonl").read_text().splitlines()]
+    assert json.loads((cell_path(two, "base-s0--tinysynth-test") / "timings.json").read_text())["processes"] == 2
+    one_log = [json.loads(line) for line in (train_path(one, "wide-s0") / "train_log.jsonl").read_text().splitlines()]
+    two_log = [json.loads(line) for line in (train_path(two, "wide-s0") / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in two_log] == [2, 4, 6]  # wide was trained with DDP
     for a, b in zip(one_log, two_log):  # same data, same global batch: the same training up to float order
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
-    assert len(ResultStore(two).records()) == 2
+    assert len(model_records(two)) == 2
 
 
 def test_jobs_run_cells_side_by_side_and_store_what_one_process_stores(tmp_path: Path) -> None:
@@ -220,12 +245,12 @@ def test_jobs_run_cells_side_by_side_and_store_what_one_process_stores(tmp_path:
     assert "[jobs] 2 processes of 1 thread(s): base-s0, base-s0--tinysynth-test; wide-s0, wide-s0--tinysynth-test" in text
     assert "2 found stored" in text and "tiny engine study" in text  # the table, from the stored cells
     for cell in ("base-s0--tinysynth-test", "wide-s0--tinysynth-test"):
-        summary = json.loads((two / "tiny/cells" / cell / "summary.json").read_text())
-        expected = json.loads((one / "tiny/cells" / cell / "summary.json").read_text())
+        summary = json.loads((cell_path(two, cell) / "summary.json").read_text())
+        expected = json.loads((cell_path(one, cell) / "summary.json").read_text())
         assert summary["metrics"] == expected["metrics"]
         assert records(two, cell) == records(one, cell)
     for variant in ("base", "wide"):  # the same training, step by step (checkpoints also hold wall times)
-        losses = [[json.loads(line)["loss"] for line in (out / "tiny/train" / f"{variant}-s0/train_log.jsonl")
+        losses = [[json.loads(line)["loss"] for line in (train_path(out, f"{variant}-s0") / "train_log.jsonl")
                    .read_text().splitlines()] for out in (one, two)]
         assert losses[0] == losses[1]
     clash = cli(["run", str(study), "--out", str(two), "--jobs", "2", "--nproc", "2"], tmp_path, check=False)

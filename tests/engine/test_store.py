@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rvosbench.core.atomic import append_line, atomic_write_text, clean_staging, staged_dir
-from rvosbench.engine.store import ResultStore, read_jsonl, store_key, train_store_key
+from rvosbench.core.store import ResultStore, read_jsonl, store_key, train_store_key
 
 
 def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
@@ -48,16 +48,17 @@ def test_staged_dir_is_all_or_nothing(tmp_path: Path) -> None:
 
 def test_publish_indexes_once_and_finished_repairs_a_missing_line(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
-    cell = store.cell_dir("study", "v-s0--b-test")
     summary = {"key": "k1", "variant": "v", "metrics": {"J&F": 0.5}}
-    store.publish(cell, summary, {"samples.jsonl": "{}\n"})
-    store.publish(cell, summary, {"samples.jsonl": "{}\n"})
-    assert [r["key"] for r in store.records()] == ["k1"]
-    assert store.records()[0]["path"] == "study/cells/v-s0--b-test" and store.records()[0]["source"] == "trained"
+    who = {"study": "study", "cell": "v-s0--b-test", "variant": "v", "seed": 0, "source": "trained"}
+    for _ in range(2):
+        store.publish(summary, {"samples.jsonl": "{}\n"})
+        store.bind(summary, **who)
+    assert [r["key"] for r in store.records()] == ["k1"] and len(store.index_path.read_text().splitlines()) == 1
+    assert store.records()[0]["path"] == "cells/k1" and store.records()[0]["source"] == "trained"
     store.index_path.unlink()  # killed after the folder was renamed, before the index line
-    found = store.finished(cell, "k1")
-    assert found is not None and store.finished(cell, "k2") is None
-    store.index(found, cell)
+    found = store.finished("k1")
+    assert found is not None and store.finished("k2") is None
+    store.bind(found, **who)
     assert [r["key"] for r in store.records()] == ["k1"]
 
 
@@ -75,7 +76,8 @@ def test_keys_ignore_card_location_but_see_every_input() -> None:
 def _writer(root: str, worker: int) -> None:
     store = ResultStore(root)
     for i in range(25):
-        store.index({"key": f"{worker}-{i}", "filler": "x" * 2000}, Path(root) / "cells" / f"{worker}-{i}")
+        store.bind({"key": f"{worker}-{i}", "filler": "x" * 2000}, study="s", cell=f"{worker}-{i}", variant="v",
+                   seed=0, source="trained")
 
 
 def test_concurrent_writers_do_not_corrupt_the_index(tmp_path: Path) -> None:

@@ -3,12 +3,16 @@
 Per-pixel logistic regression on colour (it ignores the sentence), so a study of it trains in seconds.
 Loaded by path (``plugins:`` in the test studies) so subprocess and torchrun runs register it too.
 ``ENGINE_TOY_KILL_AFTER=N`` makes the process SIGKILL itself at the N-th training forward pass of the
-process: a real ``kill -9`` in the middle of a training, for the resume test.
+process: a real ``kill -9`` in the middle of a training, for the resume test. ``ENGINE_TOY_SLOW=DIR``
+makes each training forward pass sleep a second and leaves ``DIR/<pid>`` behind, so a test can find a
+training process and kill what started it.
 """
 from __future__ import annotations
 
 import os
 import signal
+import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -41,6 +45,9 @@ class ToyModel(RVOSModel):
             _training_calls += 1
             if _training_calls == int(os.environ.get("ENGINE_TOY_KILL_AFTER", "0")):
                 os.kill(os.getpid(), signal.SIGKILL)
+            if os.environ.get("ENGINE_TOY_SLOW"):
+                (Path(os.environ["ENGINE_TOY_SLOW"]) / str(os.getpid())).touch()
+                time.sleep(1.0)
             if self.fail_at_call is not None and self.calls >= self.fail_at_call:
                 logits = logits * float("nan")
         return {"pred_masks": logits}

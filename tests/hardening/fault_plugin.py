@@ -16,7 +16,7 @@ import pathlib
 import signal
 
 from rvosbench.core.registry import MODELS
-from rvosbench.engine import store
+from rvosbench.core import store
 
 FAULT = os.environ.get("RVOSBENCH_FAULT", "")
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from rvosbench.cli.main import main
-from rvosbench.engine.store import ResultStore
+from rvosbench.core.store import ResultStore
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("engine_run_helpers", HERE.parent / "engine/test_run.py")
@@ -38,7 +38,9 @@ def run_args(study: Path) -> list[str]:
 
 
 def finished_cells(out: Path) -> list[str]:
-    return sorted(p.parent.name for p in (out / "tiny/cells").glob("*/summary.json"))
+    """Cell ids of the finished cells in ``<store>/cells/<key>/`` (bound in the index or not)."""
+    summaries = [json.loads(p.read_text()) for p in (out / "cells").glob("*/summary.json")]
+    return sorted(f"{s['variant']}-s{s['seed']}--tinysynth-test" for s in summaries)
 
 
 def assert_complete_store(out: Path) -> None:
@@ -47,10 +49,11 @@ def assert_complete_store(out: Path) -> None:
     cells = finished_cells(out)
     assert [c.split("-s0--")[0] for c in cells] == ["base", "wide"]
     for cell in cells:
-        summary = json.loads((out / "tiny/cells" / cell / "summary.json").read_text())
-        lines = (out / "tiny/cells" / cell / "samples.jsonl").read_text().splitlines()
+        folder = engine_run.cell_path(out, cell)
+        summary = json.loads((folder / "summary.json").read_text())
+        lines = (folder / "samples.jsonl").read_text().splitlines()
         assert summary["metrics"]["J&F"] >= 0 and lines and all(json.loads(line) for line in lines)
-    assert not list((out / "tiny/cells").glob(".staging-*"))
+    assert not list((out / "cells").glob(".staging-*"))
 
 
 @pytest.mark.parametrize("fault", ["predict:3", "cell-write", "index-append"])
@@ -76,7 +79,7 @@ def test_full_disk_is_one_clear_error_and_loses_nothing(tmp_path: Path) -> None:
     assert full.returncode == 2
     error = full.stderr.strip().splitlines()[-1]
     assert error.startswith("rvosbench: error: ") and "the disk is full" in error and "Traceback" not in full.stderr
-    assert (tmp_path / "runs/tiny/train/base-s0").is_dir()  # the trained checkpoint is kept
+    assert engine_run.train_path(tmp_path / "runs", "base-s0").is_dir()  # the trained checkpoint is kept
     resumed = engine_run.cli(run_args(study), tmp_path)
     assert "finished earlier" in resumed.stdout + resumed.stderr
     assert_complete_store(tmp_path / "runs")
@@ -88,7 +91,7 @@ def test_nan_loss_stops_with_one_line_and_keeps_the_checkpoint(tmp_path: Path, m
     code = main([*run_args(study), "--only", "base", "--set", "+model.fail_at_call=5"])
     err = re.split(r"[\r\n]+", capsys.readouterr().err.strip())  # a cleared progress bar ends with \r
     assert code == 2 and err[-1].startswith("rvosbench: error:") and "the loss became nan" in err[-1], err
-    checkpoints = list((tmp_path / "runs/tiny/train/base-s0").glob("*.pt"))
+    checkpoints = list(engine_run.train_path(tmp_path / "runs", "base-s0").glob("*.pt"))
     assert checkpoints  # the last good checkpoint (step 3) survives
 
 

@@ -13,7 +13,10 @@ TINY_RIVAL = {"hidden_dim": 32, "num_heads": 2, "num_queries": 3}
 NAMES = ["proxyformer", "proxyformer.no_propagation", "proxyformer.coupled_attention", "proxyformer.no_jsc",
          "referformer", "mttr"]
 RIVAL_SIZES = {"referformer": {"enc_layers": 1, "dec_layers": 2, "ffn_dim": 64},
-               "mttr": {"enc_layers": 1, "dec_layers": 2, "ffn_dim": 64, "encoded_levels": 2}}
+               "mttr": {"hidden_dim": 64, "enc_layers": 1, "dec_layers": 2, "ffn_dim": 64,
+                        "backbone": {"type": "timm", "name": "tf_efficientnet_lite0", "out_indices": [1, 2, 3],
+                                     "pretrained": "package", "frozen": True},
+                        "text_encoder": {"type": "hf", "path": "minilm"}}}
 
 
 def tiny_config(name: str) -> dict:
@@ -60,3 +63,24 @@ def jaccard(pred: np.ndarray, gt: np.ndarray) -> float:
     inter = (pred & gt).sum((1, 2))
     union = (pred | gt).sum((1, 2))
     return float(np.mean(np.where(union > 0, inter / np.maximum(union, 1), 1.0)))
+
+
+def write_byte_level_tokenizer(folder) -> str:
+    """A RoBERTa-style byte-level BPE tokenizer (no merges: one token per byte) in ``folder``.
+
+    roberta-base's own tokenizer files cannot be fetched here; this one gives valid ids (< 50265) with
+    RoBERTa's special tokens (<s> 0, <pad> 1, </s> 2), so models that read text through RoBERTa can run.
+    """
+    import json
+    from pathlib import Path
+
+    visible = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    hidden = [b for b in range(256) if b not in visible]
+    alphabet = [chr(b) for b in visible] + [chr(256 + i) for i in range(len(hidden))]  # GPT-2's byte map
+    vocab = {token: i for i, token in enumerate(["<s>", "<pad>", "</s>", "<unk>", *alphabet, "<mask>"])}
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "RobertaTokenizer"}), encoding="utf-8")
+    return str(folder)

@@ -10,6 +10,8 @@ from rvosbench.core.locate import REPO_ROOT
 from rvosbench.core.plan import load_card
 from rvosbench.models import build_model
 
+from model_helpers import write_byte_level_tokenizer
+
 CARDS = sorted(p.stem for p in (REPO_ROOT / "models").glob("*.yaml"))
 REQUIRED = ["proxyformer_tiny", "proxyformer_r50", "proxyformer_video_swin_b", "referformer_tiny",
             "referformer_r50", "referformer_video_swin_b", "mttr_tiny", "mttr_video_swin_t"]
@@ -34,8 +36,11 @@ def test_card_is_complete(name):
 
 
 @pytest.mark.parametrize("name", CARDS)
-def test_card_builds_and_trains_a_step(name):
+def test_card_builds_and_trains_a_step(name, tmp_path):
     loaded = load_card(name, None)
+    text = loaded["model"].get("text_encoder") or {}
+    if text.get("type") == "roberta" and not (text.get("tokenizer") or text.get("weights")):
+        text["tokenizer"] = write_byte_level_tokenizer(tmp_path)  # the user's local roberta-base folder
     torch.manual_seed(0)
     model = build_model(loaded["model"]).train()
     frames = torch.randn(1, 2, 3, 64, 64)

@@ -110,7 +110,7 @@ def write_study(root: Path, name: str = "toy") -> Path:
 
 
 def write_rival_and_external(root: Path) -> None:
-    """A rival's cells (its card publishes numbers) and an external predictions entry, indexed only."""
+    """A rival's cells (its card publishes numbers) and an external predictions entry (summaries only)."""
     card = {"name": "referformer_toy", "published": [
         {"benchmark": "synth/test", "metric": "J&F", "value": 61.0, "source": "made-up paper, Tab. 1"},
         {"benchmark": "ref_davis17/valid", "metric": "J&F", "value": 58.5, "source": "ReferFormer docs"}]}
@@ -122,24 +122,37 @@ def write_rival_and_external(root: Path) -> None:
                       "path": f"rivals/cells/referformer-s{seed}--synth-test", "source": "trained"})
     lines.append({"key": "x1", "study": "external", "variant": "my_method", "seed": 0, "model": "external",
                   "card": {}, "benchmark": "synth", "split": "test",
-                  "metrics": {"J&F": 0.71, "J": 0.69, "F": 0.73}, "path": "external/my_method", "source": "external"})
+                  "metrics": {"J&F": 0.71, "J": 0.69, "F": 0.73}, "path": "external/cells/my_method--synth-test",
+                  "source": "external"})
     with open(root / "index.jsonl", "a") as handle:
         for line in lines:
+            cell = root / line["path"]
+            cell.mkdir(parents=True)
+            (cell / "summary.json").write_text(json.dumps({k: v for k, v in line.items() if k not in ("path", "source")}))
             handle.write(json.dumps(line) + "\n")
 
 
-@pytest.fixture(scope="session")
-def store(tmp_path_factory) -> Path:
-    """A results store with the toy study, a rival study and an external entry (read-only for tests)."""
-    root = tmp_path_factory.mktemp("runs")
+def write_legacy_store(root: Path) -> Path:
+    """The toy study, a rival study and an external entry in the first store layout (``<store>/<study>/cells``)."""
     write_study(root)
     write_rival_and_external(root)
     return root
 
 
 @pytest.fixture(scope="session")
+def store(tmp_path_factory) -> Path:
+    """A results store with the toy study, a rival study and an external entry (read-only for tests),
+    written in the first layout and migrated to the current one, as ``rvosbench run`` does on open."""
+    from rvosbench.core.store import migrate
+
+    root = write_legacy_store(tmp_path_factory.mktemp("runs"))
+    migrate(root)
+    return root
+
+
+@pytest.fixture(scope="session")
 def study_dir(store: Path) -> Path:
-    return store / "toy"
+    return store / "studies" / "toy"
 
 
 def write_values_study(root: Path, values: dict[str, list[float]], name: str = "known") -> Path:

@@ -18,10 +18,12 @@ METRICS = ["J&F", "J", "F"]
 
 
 def raw_records(study_dir: Path) -> pd.DataFrame:
-    """The records straight from the files, without the report's reader."""
+    """The records straight from the files, without the report's reader (``<store>/cells/<key>/``)."""
     rows = []
-    for cell in sorted((study_dir / "cells").iterdir()):
+    for cell in sorted((study_dir.parents[1] / "cells").iterdir()):
         summary = json.loads((cell / "summary.json").read_text())
+        if summary.get("study") != study_dir.name or summary.get("source") == "baseline":
+            continue
         for line in (cell / "samples.jsonl").read_text().splitlines():
             rows.append({**json.loads(line), "variant": summary["variant"], "seed": summary["seed"]})
     return pd.DataFrame(rows)

@@ -11,7 +11,7 @@ from PIL import Image
 from rvosbench.report.formats import latex_escape
 from rvosbench.report.store import load_study
 
-PLOTS = ["toy_bars_synth-test.png", "toy_paired_synth-test.png", "toy_pareto.png", "toy_training.png",
+PLOTS = ["toy_bars_synth-test.png", "toy_paired_synth-test.png", "toy_types_synth-test.png", "toy_pareto.png", "toy_training.png",
          "toy_scaling.png"]
 
 

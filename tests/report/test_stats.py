@@ -8,8 +8,7 @@ import pytest
 from conftest import write_values_study
 from rvosbench.report.ablation import ablation_stats, ablation_table
 from rvosbench.report.spec import load_spec
-from rvosbench.core.stats import bootstrap_ci, paired_test
-from rvosbench.report.stats import per_video
+from rvosbench.core.stats import bootstrap_ci, paired_test, per_video
 from rvosbench.report.store import load_study
 
 

@@ -1,4 +1,4 @@
-"""The cost benchmarks run and measure what they say (tiny sizes; the real numbers are `make bench`)."""
+"""The speed and cost measurements run and measure what they say (tiny sizes; the real numbers are `make bench`)."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from rvosbench.models import bench, bench_attention
+from rvosbench.models import speed, speed_attention
 from rvosbench.models.costs import PeakTensorMemory, count_flops
 
 
@@ -29,15 +29,15 @@ def test_flops_count_attention_matmuls():
 
 def test_attention_pairs_grow_linearly_when_decoupled_and_quadratically_when_coupled():
     L, N = 500, 4
-    d = [bench_attention.attention_pairs("decoupled", T, L, N) for T in (4, 8)]
-    c = [bench_attention.attention_pairs("coupled", T, L, N) for T in (4, 8)]
+    d = [speed_attention.attention_pairs("decoupled", T, L, N) for T in (4, 8)]
+    c = [speed_attention.attention_pairs("coupled", T, L, N) for T in (4, 8)]
     assert 2.0 <= d[1] / d[0] < 2.1 and 3.99 < c[1] / c[0] <= 4.0
 
 
 @pytest.mark.parametrize("card", ["proxyformer_tiny", "referformer_tiny", "mttr_tiny"])
 def test_bench_model_prints_the_costs(card, capsys, tmp_path):
     out = tmp_path / "cost.json"
-    assert bench.main([card, "--frames", "2", "--size", "64", "--repeats", "1",
+    assert speed.main([card, "--frames", "2", "--size", "64", "--repeats", "1",
                        "--train-batch", "1", "--threads", "1", "--json", str(out)]) == 0
     text = capsys.readouterr().out
     for label in ("params", "FLOPs / clip", "latency / clip", "peak memory", "train step"):
@@ -48,7 +48,7 @@ def test_bench_model_prints_the_costs(card, capsys, tmp_path):
 
 def test_bench_attention_compares_both_modes_in_one_table(capsys, tmp_path):
     out = tmp_path / "rows.json"
-    assert bench_attention.main(["--frames", "2", "4", "--size", "64", "--repeats", "1", "--threads", "1",
+    assert speed_attention.main(["--frames", "2", "4", "--size", "64", "--repeats", "1", "--threads", "1",
                                  "--json", str(out)]) == 0
     rows = json.loads(out.read_text())
     assert [(r["mode"], r["T"]) for r in rows] == [("decoupled", 2), ("coupled", 2), ("decoupled", 4), ("coupled", 4)]
