@@ -47,14 +47,12 @@ class LossRules(Section):
 LossWeights = derive_schema(LossConfig, LossRules, name="LossWeights")
 
 
-class QueryModelRules(ModelConfig):
-    """Checks of the query models' keys (ProxyFormer, ReferFormer, MTTR) at plan time: sizes are positive
-    and every attention head gets a whole share of the width (``nn.MultiheadAttention`` asserts it, which
-    would otherwise stop a run after other cells had trained)."""
+class AttentionModelRules(ModelConfig):
+    """Checks of a transformer model's keys at plan time: sizes are positive and every attention head gets
+    a whole share of the width (``nn.MultiheadAttention`` asserts it, which would otherwise stop a run
+    after other cells had trained). Keys the constructor lacks are ignored."""
 
     field_types = {
-        "backbone": Annotated[dict[str, Any] | None, BuiltBy(BACKBONES)],
-        "text_encoder": Annotated[dict[str, Any] | None, BuiltBy(TEXT_ENCODERS)],
         "hidden_dim": PositiveInt, "num_heads": PositiveInt, "num_queries": PositiveInt, "mask_dim": PositiveInt,
         "fine_dim": PositiveInt | None, "enc_layers": NonNegativeInt, "dec_layers": PositiveInt,
         "ffn_dim": NonNegativeInt, "points": PositiveInt, "encoded_levels": PositiveInt,
@@ -63,7 +61,7 @@ class QueryModelRules(ModelConfig):
     }
 
     @model_validator(mode="after")
-    def _heads_divide_width(self) -> QueryModelRules:
+    def _heads_divide_width(self) -> AttentionModelRules:
         width, heads = getattr(self, "hidden_dim", None), getattr(self, "num_heads", None)
         if isinstance(width, int) and isinstance(heads, int) and heads > 0 and width % heads:
             fitting = [h for h in range(1, width + 1) if width % h == 0 and abs(h - heads) <= max(heads, 2)]
@@ -71,6 +69,15 @@ class QueryModelRules(ModelConfig):
                                 f"takes hidden_dim / num_heads channels); num_heads could be "
                                 f"{' or '.join(map(str, fitting[-3:]))}", ["num_heads", "hidden_dim"])
         return self
+
+
+class QueryModelRules(AttentionModelRules):
+    """:class:`AttentionModelRules`, and the encoders' configs checked against their registries' classes."""
+
+    field_types = {
+        "backbone": Annotated[dict[str, Any] | None, BuiltBy(BACKBONES)],
+        "text_encoder": Annotated[dict[str, Any] | None, BuiltBy(TEXT_ENCODERS)],
+    }
 
 
 class QueryRVOSModel(RVOSModel):

@@ -46,6 +46,7 @@ from rvosbench.models.layers import MLP
 from rvosbench.models.mttr.postprocessing import postprocess
 from rvosbench.models.mttr.spatial_decoder import FPNSpatialDecoder
 from rvosbench.models.mttr.transformer import MultimodalTransformer
+from rvosbench.models.query_model import AttentionModelRules
 from rvosbench.models.video_swin import VideoSwinBackbone
 
 #: The paper's backbone (configs/*.yaml: swin-t, drop_path_rate 0.1 in models/backbone.py).
@@ -81,6 +82,8 @@ class MTTR(RVOSModel):
             dropout 0.1, mask_dim [mask_kernels_dim] 8, aux_loss: losses on every decoder layer.
         loss: weights of the shared set criterion (:class:`rvosbench.models.criterion.LossConfig`).
     """
+
+    config_rules = AttentionModelRules  # keys checked before any work (sizes, hidden_dim % num_heads)
 
     def __init__(self, backbone: dict | None = None, text_encoder: dict | None = None, hidden_dim: int = 256,
                  num_heads: int = 8, num_queries: int = 50, enc_layers: int = 3, dec_layers: int = 3,
