@@ -143,8 +143,9 @@ class TrainSettings(Section):
 
     Defaults follow ReferFormer's recipe where it applies (AdamW, backbone 0.5x and text encoder 0.1x of
     the base rate, gradient clipping 0.1; paper.md §7); the study files set what the CPU budget needs.
-    ``steps: 0`` trains nothing and evaluates the card's checkpoint as it is; the plan refuses it for a
-    card without one (it would score a randomly initialised model).
+    ``steps: 0`` trains nothing and evaluates the card's checkpoint as it is; for a card without one the
+    plan refuses it (it would score a randomly initialised model) unless ``evaluate_untrained: true`` says
+    that the model as built is what is meant (e.g. a floor for a table).
     """
 
     benchmark: BenchmarkRef | None = Field(None, examples=["synth/train"])  # resolved by the plan
@@ -173,12 +174,16 @@ class TrainSettings(Section):
     val_benchmark: BenchmarkRef | None = Field(None, examples=["synth/val"])
     val_limit: PositiveInt | None = 32  # validation samples (null: all)
     deterministic: bool = False  # torch.use_deterministic_algorithms (slower)
+    evaluate_untrained: bool = False  # with steps: 0 and no card checkpoint, score the model as built (a floor)
 
     @model_validator(mode="after")
     def _validation_needs_a_split(self) -> TrainSettings:
         if self.val_every and self.val_benchmark is None:
             raise RuleViolation("val_every is set but val_benchmark is not, so no validation would run "
                                 "(set train.val_benchmark, e.g. synth/val, or val_every: 0)", ["val_every"])
+        if self.evaluate_untrained and self.steps:
+            raise RuleViolation(f"evaluate_untrained is set but train.steps is {self.steps}",
+                                ["evaluate_untrained", "steps"], hint="set train.steps: 0 with it, or remove it")
         return self
 
     @classmethod

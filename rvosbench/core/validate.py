@@ -158,11 +158,11 @@ def check_training(config: Mapping[str, Any], locate: Callable[[str], Candidates
             check_benchmark(value, locate, prefix=f"train.{key}")
     if not getattr(builder, "trainable", True):
         return
-    if settings.steps == 0 and not card_checkpoint(config.get("card") or {}):
+    if settings.steps == 0 and not card_checkpoint(config.get("card") or {}) and not settings.evaluate_untrained:
         fail(Problem(("train.steps",), "train.steps is 0 and the model card has no checkpoint, so the cell "
                      "would evaluate a randomly initialised model",
-                     hint="set train.steps >= 1, or fill in card.checkpoint.path to evaluate released weights "
-                          "as they are"), locate)
+                     hint="set train.steps >= 1, fill in card.checkpoint.path to evaluate released weights, or "
+                          "set train.evaluate_untrained: true to score the model as built on purpose"), locate)
     if settings.steps > 0 and settings.benchmark is None:
         fail(Problem(("train.benchmark",), f"train.steps is {settings.steps} but there is no training data",
                      hint="set train.benchmark (e.g. synth/train), or train.steps: 0 to evaluate the card's "

@@ -169,6 +169,8 @@ def test_set_may_name_keys_the_schema_or_card_defines_without_plus(pinned_study:
     ("+train.stpes=3", "--set +train.stpes=3", "unknown key 'train.stpes' (did you mean 'steps'?"),
     ("variants.long.train.steps=-5", "--set variants.long.train.steps=-5", "train.steps must be >= 0, got -5"),
     ("eval.input={short_side: 99}", "--set eval.input={short_side: 99}", "max_size 64 is smaller than short_side 99"),
+    ("train.evaluate_untrained=true", "--set train.evaluate_untrained=true",
+     "evaluate_untrained is set but train.steps is 40"),
 ])
 def test_errors_name_the_set_that_caused_them(pinned_study: Path, override: str, where: str, message: str) -> None:
     from rvosbench.core.plan import load_plan

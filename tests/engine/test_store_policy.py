@@ -178,7 +178,7 @@ def test_reports_go_next_to_the_store_and_errors_point_to_store(tiny, tmp_path, 
 
 def test_inference_only_models_have_no_training_and_are_not_called_trained(tmp_path, capsys) -> None:
     study = write_study(tmp_path)
-    study.write_text(study.read_text().replace("  wide: {model: {hidden: 8}}", "  fixed: {train: {steps: 0}}"))
+    study.write_text(study.read_text().replace("  wide: {model: {hidden: 8}}", "  fixed: {train: {steps: 0, evaluate_untrained: true}}"))
     assert run(study, tmp_path / "runs", "--no-report") == 0
     out = capsys.readouterr().out
     assert "[inference] fixed-s0: 0 optimiser steps, evaluated with the weights as built" in out
