@@ -39,10 +39,8 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 from tqdm import tqdm
 
-from rvosbench.core.config import load_config
-from rvosbench.core.errors import ConfigError, PredictionError, UserError, image_error
+from rvosbench.core.errors import PredictionError, UserError, image_error
 from rvosbench.core.hashing import file_sha256, stable_hash
-from rvosbench.core.locate import locate
 from rvosbench.core.plan import resolve_benchmark
 from rvosbench.core.registry import PROTOCOLS
 from rvosbench.core.safezip import open_zip
@@ -61,21 +59,15 @@ EXTERNAL_STUDY = "external"  # the study under which ``eval --name`` results are
 
 # -- the benchmark ----------------------------------------------------------------------------
 def benchmark_config(spec: str, split: str | None = None, root: str | None = None) -> dict[str, Any]:
-    """Resolve ``benchmarks/<name>.yaml``, a short name (``synth``) or ``name/split`` to a loader config."""
-    if spec.endswith((".yaml", ".yml")):
-        path = locate("benchmarks", spec, where="--benchmark")
-        config = dict(load_config(path).data)
-        config.pop("_base_", None)
-        config.setdefault("name", path.stem)
-    else:
-        _, config = resolve_benchmark(spec, None, "--benchmark")
-    if split:
-        config["split"] = split
-    if root:
-        config["root"] = str(root)
-    if not config.get("split"):
-        raise ConfigError(f"benchmark '{config.get('name')}' has no split", where="--benchmark",
-                          hint="add --split or write name/split")
+    """Resolve ``benchmarks/<name>.yaml``, a short name (``synth``) or ``name/split`` to a loader config,
+    with ``--split`` and ``--root`` on top: the studies' resolver (:func:`rvosbench.core.plan.resolve_benchmark`)."""
+    by_path = spec.endswith((".yaml", ".yml"))
+    name, _, named_split = (spec, "", "") if by_path else spec.partition("/")
+    entry = {"name": name, **({"split": split or named_split} if split or named_split else {}),
+             **({"root": str(root)} if root else {})}
+    _, config = resolve_benchmark(entry, None, "--benchmark")
+    if by_path:  # named after its file, as benchmarks/<name>.yaml is named <name>
+        config["name"] = Path(spec).stem
     return config
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from rvosbench.core.errors import ConfigError
 from rvosbench.core.registry import MODELS
-from rvosbench.models import backbones, mttr, proxyformer, referformer, text_encoders  # noqa: F401  (registration)
+from rvosbench.models import (backbones, mttr, proxyformer, referformer, resnet, roberta,  # noqa: F401  (registration)
+                             text_encoders, video_swin_backbone)
 from rvosbench.models.base import RVOSModel
 from rvosbench.models.checkpoint import load_checkpoint, model_state_dict, save_checkpoint
 

@@ -6,9 +6,14 @@
 * :func:`load_checkpoint` reads with ``torch.load(weights_only=True)`` (no arbitrary pickles) and
   reports a checkpoint that does not fit as one :class:`CheckpointError` line listing missing keys,
   unexpected keys and shape mismatches (a few of each, with counts), instead of PyTorch's wall of text.
+* Authors' release checkpoints (ReferFormer, MTTR) load too: the few plain classes they pickle are
+  allowed (:data:`SAFE_GLOBALS`), and a file in the authors' layout is converted on load by
+  :mod:`rvosbench.models.official` when the model knows their layout.
 """
 from __future__ import annotations
 
+import argparse
+import collections
 import pickle
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -21,6 +26,10 @@ from rvosbench.core.atomic import atomic_torch_save
 from rvosbench.core.errors import CheckpointError, first_line
 
 SHOWN = 3  # keys named per problem kind in the one-line report
+#: the only non-builtin classes ``weights_only`` loading accepts beyond torch's defaults: ReferFormer's
+#: release files pickle their ``argparse.Namespace`` under 'args' and a ``MultiStepLR`` state whose
+#: milestones are a ``collections.Counter`` (both plain containers; nothing in them can run code)
+SAFE_GLOBALS = (argparse.Namespace, collections.Counter)
 
 
 def rebuilt_prefixes_of(model: nn.Module) -> tuple[str, ...]:
@@ -49,20 +58,27 @@ def _listing(kind: str, names: list[str]) -> str:
     return f"{len(names)} {kind} ({shown})"
 
 
+def state_dict_differences(module: nn.Module, state: Mapping[str, torch.Tensor],
+                           allow_missing: Iterable[str] = ()) -> dict[str, list[str]]:
+    """``{'missing keys': [...], 'unexpected keys': [...], 'shape mismatches': [...]}`` of ``state`` against
+    ``module`` (keys starting with a prefix in ``allow_missing`` may be absent)."""
+    allow = tuple(allow_missing)
+    expected = module.state_dict()
+    return {
+        "missing keys": [k for k in expected if k not in state and not k.startswith(allow)],
+        "unexpected keys": [k for k in state if k not in expected],
+        "shape mismatches": [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+                             for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)],
+    }
+
+
 def load_state_dict_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str,
                          allow_missing: Iterable[str] = ()) -> None:
     """Strictly load ``state`` into ``module``; any mismatch raises one CheckpointError line.
 
     Keys starting with a prefix in ``allow_missing`` may be absent (they were rebuilt at build time).
     """
-    allow = tuple(allow_missing)
-    expected = module.state_dict()
-    missing = [k for k in expected if k not in state and not k.startswith(allow)]
-    unexpected = [k for k in state if k not in expected]
-    mismatched = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(v.shape)}"
-                  for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
-    problems = [_listing(kind, names) for kind, names in
-                (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched))
+    problems = [_listing(kind, names) for kind, names in state_dict_differences(module, state, allow_missing).items()
                 if names]
     if problems:
         raise CheckpointError("checkpoint does not fit the model: " + "; ".join(problems), where=source,
@@ -101,7 +117,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(problem, where=str(path), hint="point to the .pt file torch.save wrote; re-download "
                               "or re-train it")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:  # weights_only met a class or function: code would run
         raise CheckpointError("refused: the checkpoint holds pickled objects or code, which could run on load",
                               where=str(path), hint="load only checkpoints of plain tensors; re-save the state dict "
@@ -120,11 +137,8 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> dict[str, Any]:
 
     Returns the checkpoint's other entries (step, config, …) for the caller.
     """
-    data = read_checkpoint(path)
-    state = data.pop("model", None) or data.pop("state_dict", None)
-    if state is None:
-        state, data = data, {}
-    if not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError("checkpoint's model entry is not a tensor state dict", where=str(path))
+    from rvosbench.models.official import native_or_converted_state
+
+    state, data = native_or_converted_state(model, read_checkpoint(path), source=str(path))
     load_state_dict_into(model, state, source=str(path), allow_missing=rebuilt_prefixes_of(model))
     return data

@@ -268,7 +268,7 @@ def leaderboard_plot(table: Table, out_dir: Path) -> Path | None:
     ax.set_xlabel(f"{primary} (×100)")
     top = np.nanmax(np.r_[rows["reproduced"].to_numpy(float), rows["ci_high"].to_numpy(float),
                           rows["published"].to_numpy(float)])
-    ax.set_xlim(0, min(100.0, 100 * top * 1.12 + 1))
+    ax.set_xlim(0, min(100.0, max(5.0, 100 * top * 1.12 + 1)))
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(table.title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)

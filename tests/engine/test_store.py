@@ -89,3 +89,15 @@ def test_concurrent_writers_do_not_corrupt_the_index(tmp_path: Path) -> None:
         w.join(60)
     lines = (tmp_path / "index.jsonl").read_text().splitlines()
     assert len(lines) == 75 and all(json.loads(line)["filler"] for line in lines)
+
+
+def test_a_cell_id_is_counted_once_with_its_latest_result(tmp_path: Path) -> None:
+    """A study binds each cell id once: a re-run (or a duplicated seed) rebinds it, never adds a row."""
+    store = ResultStore(tmp_path)
+    who = {"study": "s", "cell": "v-s0--b-test", "variant": "v", "seed": 0, "source": "trained"}
+    for key, value in (("k1", 0.506), ("k2", 0.003), ("k2", 0.003)):
+        summary = {"key": key, "variant": "v", "metrics": {"J&F": value}}
+        store.publish(summary, {})
+        store.bind(summary, **who)
+    assert [(r["key"], r["metrics"]["J&F"]) for r in store.records()] == [("k2", 0.003)]
+    assert len(store.index_path.read_text().splitlines()) == 2  # the repeated binding was not appended

@@ -95,25 +95,22 @@ def test_every_reader_skips_a_torn_index_line_alike(tiny, tmp_path) -> None:
     assert any("index.jsonl:" in str(w.message) and "unreadable line" in str(w.message) for w in caught)
 
 
-def _score(store: Path, study_dir: Path, cell: str, *extra: str) -> subprocess.CompletedProcess:
+def _score(store: Path, study_dir: Path, cell: str, *extra: str) -> int:
     predictions = cell_path(store, cell) / "predictions" / "predictions.zip"
-    return subprocess.run([sys.executable, "-m", "rvosbench", "eval", "--benchmark",
-                           str(study_dir / "benchmarks/tinysynth.yaml"), "--predictions", str(predictions),
-                           "--name", "mine", "--store", str(store), "--workers", "1", *extra],
-                          capture_output=True, text=True, cwd=study_dir, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    return main(["eval", "--benchmark", str(study_dir / "benchmarks/tinysynth.yaml"), "--predictions", str(predictions),
+                 "--name", "mine", "--store", str(store), "--workers", "1", *extra])
 
 
 def test_a_name_in_the_store_is_refused_and_overwrite_replaces_it(tiny, tmp_path, capsys) -> None:
     study, store = tiny
     store = copy_store(store, tmp_path)
-    first = _score(store, study.parent, f"base-s0--{BENCH}")
-    assert first.returncode == 0, first.stderr
-    again = _score(store, study.parent, f"wide-s0--{BENCH}")
-    assert again.returncode == 2 and "Traceback" not in again.stderr
-    assert "'mine' already has a result on tinysynth/test" in again.stderr and "--overwrite" in again.stderr
-    replaced = _score(store, study.parent, f"wide-s0--{BENCH}", "--overwrite")
-    assert replaced.returncode == 0, replaced.stderr
+    assert _score(store, study.parent, f"base-s0--{BENCH}") == 0
+    capsys.readouterr()
+    assert _score(store, study.parent, f"wide-s0--{BENCH}") == 2
+    refused = capsys.readouterr().err.strip().splitlines()
+    assert len(refused) == 1 and "'mine' already has a result on tinysynth/test" in refused[0]
+    assert "--overwrite" in refused[0]
+    assert _score(store, study.parent, f"wide-s0--{BENCH}", "--overwrite") == 0
     wide = json.loads((cell_path(store, f"wide-s0--{BENCH}") / "summary.json").read_text())["metrics"]["J&F"]
     mine = [r for r in ResultStore(store).records() if r["study"] == "external"]
     assert len(mine) == 1 and mine[0]["metrics"]["J&F"] == wide  # replaced, not averaged
@@ -244,3 +241,28 @@ def test_leaderboard_shows_a_ci_and_flags_partial_data(tiny, tmp_path, capsys) -
     assert rows["tiny"][6].text == "full" and rows["tiny_limited"][6].text == "partial"
     assert "eval.limit: the first 2 of 10 samples" in rows["tiny_limited"][6].title
     assert rows["tiny"][8].text.startswith("[")  # the CI column, after the primary metric
+
+
+def test_predict_checks_the_checkpoint_sha256(tiny, tmp_path, capsys) -> None:
+    study, store = tiny
+    trained = tmp_path / "training"
+    shutil.copytree(train_path(store, "base-s0"), trained)
+    with open(trained / "last.pt", "ab") as handle:
+        handle.write(b"\0")  # the file changed after training
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    from PIL import Image
+
+    for i in range(2):
+        Image.new("RGB", (32, 24), (200, 30, 30)).save(frames / f"{i:05d}.jpg")
+    args = ["predict", str(study.parent / "models/engine_toy.yaml"), "--video", str(frames), "--text", "the red square",
+            "--out", str(tmp_path / "out"), "--plugin", str(Path(__file__).parent / "toy_plugin.py")]
+    assert main([*args, "--checkpoint", str(trained / "last.pt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "checkpoint sha256" in err and "differs from" in err and "done.json" in err
+    card = tmp_path / "models/engine_toy.yaml"  # a copy: the fixture's card stays as it is
+    card.parent.mkdir()
+    card.write_text((study.parent / "models/engine_toy.yaml").read_text().replace("card:\n", f"card:\n  checkpoint: {{path: {trained / 'last.pt'}, "
+                                                        "sha256: deadbeef}\n", 1))
+    assert main([*args[:1], str(card), *args[2:]]) == 2  # the card's own checkpoint, against its sha256
+    assert "differs from the card's checkpoint.sha256" in capsys.readouterr().err

@@ -5,6 +5,8 @@ tests depend on nothing but the models package.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import torch
 
@@ -65,22 +67,35 @@ def jaccard(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.mean(np.where(union > 0, inter / np.maximum(union, 1), 1.0)))
 
 
-def write_byte_level_tokenizer(folder) -> str:
-    """A RoBERTa-style byte-level BPE tokenizer (no merges: one token per byte) in ``folder``.
+def write_byte_level_tokenizer(folder, words: Iterable[str] = ()) -> str:
+    """A RoBERTa-style byte-level BPE tokenizer in ``folder``: one token per byte, except ``words``.
 
     roberta-base's own tokenizer files cannot be fetched here; this one gives valid ids (< 50265) with
     RoBERTa's special tokens (<s> 0, <pad> 1, </s> 2), so models that read text through RoBERTa can run.
+    Each of ``words`` gets merges that make it one token, alone and after a space (``Ġword``), as
+    roberta-base gives for common English words: sentences of those words then have roberta-base's
+    length. Ids mean nothing else: compare models with each other on them, never with released weights.
     """
     import json
     from pathlib import Path
 
     visible = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     hidden = [b for b in range(256) if b not in visible]
-    alphabet = [chr(b) for b in visible] + [chr(256 + i) for i in range(len(hidden))]  # GPT-2's byte map
-    vocab = {token: i for i, token in enumerate(["<s>", "<pad>", "</s>", "<unk>", *alphabet, "<mask>"])}
+    byte_char = dict(zip(visible + hidden, [chr(b) for b in visible] + [chr(256 + i) for i in range(len(hidden))]))
+    tokens = ["<s>", "<pad>", "</s>", "<unk>", *byte_char.values()]  # GPT-2's byte map: visible bytes first
+    merges = []
+    for word in dict.fromkeys(words):
+        piece = word[0]
+        for char in word[1:]:  # the word letter by letter, then the word after a space
+            merges.append(f"{piece} {char}")
+            piece += char
+            tokens.append(piece)
+        merges.append(f"{byte_char[ord(' ')]} {word}")
+        tokens.append(byte_char[ord(" ")] + word)
+    vocab = {token: i for i, token in enumerate(dict.fromkeys([*tokens, "<mask>"]))}
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    (folder / "merges.txt").write_text("".join(f"{line}\n" for line in ["#version: 0.2", *merges]), encoding="utf-8")
     (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "RobertaTokenizer"}), encoding="utf-8")
     return str(folder)
