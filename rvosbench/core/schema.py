@@ -91,7 +91,8 @@ def unique_seeds(seeds: list[int]) -> list[int]:
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Seed = Annotated[int, Field(ge=0, lt=2**32)]  # NumPy's seed range
-Name = Annotated[str, Field(min_length=1, pattern=r"^[^/\\\s]+$")]  # becomes a folder name
+NAME_PATTERN, SHA256_PATTERN = r"^[^/\\\s]+$", r"^[0-9a-f]{64}$"
+Name = Annotated[str, Field(min_length=1, pattern=NAME_PATTERN)]  # becomes a folder name
 BenchmarkRef = str | dict[str, Any]  # "synth/test" or {name: synth, split: test, ...}
 
 
@@ -216,7 +217,7 @@ class CheckpointSpec(Section):
     """``card.checkpoint``: released weights (a path relative to the checkout, or absolute) and their hash."""
 
     path: str | None = Field(None, examples=["checkpoints/proxyformer_r50.pt"])
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    sha256: Annotated[str, Field(pattern=SHA256_PATTERN)] | None = None
 
 
 class CardSection(Section):
@@ -516,8 +517,8 @@ def _problem(item: dict[str, Any], path: tuple[Any, ...], data: Any, schema: Any
         return Problem(keys, f"{key} must have {bound} {size} item(s), got {ctx.get('actual_length', '?')}",
                        _example(schema, path, None))
     if kind == "string_pattern_mismatch":
-        return Problem(keys, f"{key} must be a name without '/', '\\' or spaces, got {shown}",
-                       hint="it names a folder in the result store")
+        form, hint = _PATTERNS.get(ctx.get("pattern"), (f"text matching {ctx.get('pattern')}", None))
+        return Problem(keys, f"{key} must be {form}, got {shown}", hint=hint)
     if kind in ("value_error", "assertion_error"):
         cause = ctx.get("error")
         message = str(cause) if cause is not None else item["msg"]
@@ -529,6 +530,12 @@ def _problem(item: dict[str, Any], path: tuple[Any, ...], data: Any, schema: Any
             message = f"{key}: {message}"
         return Problem(keys, message, hint=hint)
     return Problem(keys, f"{key}: {item['msg']}, got {shown}")
+
+
+_PATTERNS = {
+    NAME_PATTERN: ("a name without '/', '\\' or spaces", "it names a folder in the result store"),
+    SHA256_PATTERN: ("64 lowercase hexadecimal digits (a sha256)", "compute it with: sha256sum <file>"),
+}
 
 
 def _is_number(text: str) -> bool:

@@ -263,6 +263,6 @@ def test_predict_checks_the_checkpoint_sha256(tiny, tmp_path, capsys) -> None:
     card = tmp_path / "models/engine_toy.yaml"  # a copy: the fixture's card stays as it is
     card.parent.mkdir()
     card.write_text((study.parent / "models/engine_toy.yaml").read_text().replace("card:\n", f"card:\n  checkpoint: {{path: {trained / 'last.pt'}, "
-                                                        "sha256: deadbeef}\n", 1))
+                                                        f"sha256: {'de' * 32}}}\n", 1))
     assert main([*args[:1], str(card), *args[2:]]) == 2  # the card's own checkpoint, against its sha256
     assert "differs from the card's checkpoint.sha256" in capsys.readouterr().err
