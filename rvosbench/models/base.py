@@ -29,14 +29,18 @@ class RVOSModel(nn.Module):
 
     trainable: bool = True
 
+    def param_group(self, name: str) -> str:
+        """The learning-rate group of parameter ``name``: its top-level module when that is ``backbone`` or
+        ``text_encoder``, else ``rest`` (a model that keeps an encoder elsewhere overrides this)."""
+        group = name.split(".", 1)[0]
+        return group if group in ("backbone", "text_encoder") else "rest"
+
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Parameters by learning-rate group: ``backbone``, ``text_encoder`` and ``rest``."""
+        """Trainable parameters by learning-rate group: ``backbone``, ``text_encoder`` and ``rest``."""
         groups: dict[str, list[nn.Parameter]] = {"backbone": [], "text_encoder": [], "rest": []}
         for name, param in self.named_parameters():
-            if not param.requires_grad:
-                continue
-            group = name.split(".", 1)[0]
-            groups[group if group in groups else "rest"].append(param)
+            if param.requires_grad:
+                groups[self.param_group(name)].append(param)
         return groups
 
     def loss(self, outputs: dict[str, Any], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -45,3 +49,13 @@ class RVOSModel(nn.Module):
     @torch.no_grad()
     def predict(self, frames: torch.Tensor, text: str, orig_size: tuple[int, int]) -> Prediction:
         raise NotImplementedError
+
+    def eval_forward(self, frames: torch.Tensor, text: str) -> dict[str, Any]:
+        """``forward`` on one video (T, 3, H, W) and its expression in eval mode (the mode is restored after):
+        the first step of every ``predict``."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self({"frames": frames.unsqueeze(0), "text": [text]})
+        finally:
+            self.train(was_training)

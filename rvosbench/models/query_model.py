@@ -146,12 +146,7 @@ class QueryRVOSModel(RVOSModel):
         ``query_masks=False`` skips the per-slot masks (only A2D/JHMDB mAP needs them; they cost
         N·T·H·W booleans at the original size).
         """
-        was_training = self.training
-        self.eval()
-        try:
-            out = self({"frames": frames.unsqueeze(0), "text": [text]})
-        finally:
-            self.train(was_training)
+        out = self.eval_forward(frames, text)
         scores = out["pred_logits"][0].sigmoid()  # (T, N)
         best = int(scores.mean(0).argmax())
         masks = out["pred_masks"][0]  # (T, N, h, w)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -40,8 +39,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 import rvosbench  # noqa: F401  (torchvision, and thus timm, importable beside a CPU torch)
-from rvosbench.core.errors import CheckpointError, ConfigError
-from rvosbench.models.freezing import FreezableModule
+from rvosbench.core.errors import ConfigError
 
 Triple = tuple[int, int, int]
 
@@ -335,35 +333,6 @@ class VideoSwinTransformer(nn.Module):
             if i < len(self.downsamples):
                 x = self.downsamples[i](x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3)
         return outputs
-
-
-class VideoSwinBackbone(FreezableModule, VideoSwinTransformer):
-    """:class:`VideoSwinTransformer` from a model card: a size, optional Kinetics weights, optionally frozen.
-
-    Args:
-        size: ``t``, ``s`` or ``b``; explicit ``embed_dim`` / ``depths`` / ``num_heads`` override it.
-        pretrained: a local copy of the authors' Kinetics-400 release (``swin_tiny_patch244_window877_
-            kinetics400_1k.pth`` ...), mapped by :func:`kinetics_state_dict`; None: random init.
-        frozen: no gradients, always in eval mode (no dropout or stochastic depth).
-        kwargs: the other :class:`VideoSwinTransformer` arguments (``num_stages``, ``drop_path_rate`` ...).
-    """
-
-    def __init__(self, size: str = "t", pretrained: str | None = None, frozen: bool = False, **kwargs: Any):
-        super().__init__(**{**size_config(size, where="model.backbone.size"), **kwargs})
-        self.pretrained = pretrained
-        if pretrained:
-            from rvosbench.models.checkpoint import load_state_dict_into, read_checkpoint
-
-            if not Path(pretrained).expanduser().is_file():
-                raise CheckpointError(f"Video Swin weights not found: {pretrained}", where="model.backbone.pretrained",
-                                      hint="give a local copy of the authors' Kinetics-400 file, or pretrained: null")
-            state = kinetics_state_dict(read_checkpoint(Path(pretrained).expanduser()), len(self.layers))
-            load_state_dict_into(self, state, source=str(pretrained))
-        self.set_frozen(frozen)
-
-    def forward(self, video: torch.Tensor) -> list[torch.Tensor]:
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            return super().forward(video)
 
 
 def kinetics_state_dict(state: Mapping[str, torch.Tensor], num_stages: int) -> dict[str, torch.Tensor]:

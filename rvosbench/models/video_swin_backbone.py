@@ -30,15 +30,17 @@ class VideoSwinBackbone(FreezableModule):
         frozen: no gradients.
         drop_path_rate: stochastic depth (ReferFormer 0.2, MTTR 0.1). use_checkpoint: activation
             checkpointing in training.
+        kwargs: other :class:`VideoSwinTransformer` arguments (``window_size``; ``embed_dim``, ``depths``,
+            ``num_heads`` override the size, e.g. for small test widths).
     """
 
     video = True
 
     def __init__(self, size: str = "b", num_stages: int = 4, pretrained: str | None = None, frozen: bool = False,
-                 drop_path_rate: float = 0.2, use_checkpoint: bool = False):
+                 drop_path_rate: float = 0.2, use_checkpoint: bool = False, **kwargs):
         super().__init__()
         self.body = VideoSwinTransformer.from_size(size, num_stages=num_stages, drop_path_rate=drop_path_rate,
-                                                   use_checkpoint=use_checkpoint)
+                                                   use_checkpoint=use_checkpoint, **kwargs)
         self.channels: list[int] = list(self.body.channels)
         self.strides: list[int] = list(self.body.strides)
         self.pretrained = pretrained

@@ -5,26 +5,23 @@ Equality with the authors' code at the paper's size is tested under ``-m officia
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
 
-from rvosbench.core.errors import ConfigError
+from rvosbench.core.errors import CheckpointError, ConfigError
 from rvosbench.models import build_model
 from rvosbench.models.mttr import MTTR
 from rvosbench.models.mttr.postprocessing import postprocess
-from rvosbench.models.mttr.transformer import mttr_sine_encoding
 
 from model_helpers import write_byte_level_tokenizer
 
-SMALL_SWIN = {"type": "video_swin", "embed_dim": 16, "depths": [2, 2, 2], "num_heads": [1, 2, 2],
+SMALL_SWIN = {"type": "video_swin", "num_stages": 3, "embed_dim": 16, "depths": [2, 2, 2], "num_heads": [1, 2, 2],
               "window_size": [2, 4, 4], "drop_path_rate": 0.0}
 SMALL = {"type": "mttr", "backbone": SMALL_SWIN, "hidden_dim": 64, "num_heads": 2, "num_queries": 3,
          "enc_layers": 1, "dec_layers": 2, "ffn_dim": 64, "dropout": 0.0}
-SMALL_ROBERTA = {"type": "roberta", "num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2,
-                 "intermediate_size": 64}
+SMALL_ROBERTA = {"type": "roberta", "pooler": False,
+                 "config": {"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}}
 
 
 @pytest.fixture(scope="module")
@@ -57,22 +54,10 @@ def test_padding_is_masked_out_of_the_transformer_not_of_the_backbone(model):
     frames = torch.randn(1, 2, 3, 32, 32)
     pad = torch.zeros(1, 2, 32, 32, dtype=torch.bool)
     pad[..., 16:] = True
-    tokens = {"input_ids": torch.tensor([[0, 70, 80, 2]]), "attention_mask": torch.ones(1, 4, dtype=torch.long)}
     with torch.no_grad():
-        plain = model({"frames": frames, "tokens": tokens})
-        masked = model({"frames": frames, "tokens": tokens, "pad_mask": pad})
+        plain = model({"frames": frames, "text": ["a cat"]})
+        masked = model({"frames": frames, "text": ["a cat"], "pad_mask": pad})
     assert not torch.allclose(plain["pred_is_referred"], masked["pred_is_referred"])
-
-
-def test_sine_encoding_has_no_half_offset_and_normalises_over_the_valid_area():
-    pad = torch.zeros(1, 4, 6, dtype=torch.bool)
-    pad[:, :, 3:] = True  # three valid columns
-    enc = mttr_sine_encoding(pad, 8)
-    # y half first: channel 0 is sin of the row's cumulative count / total · 2π (row 0: 1/4 of 2π)
-    assert enc[0, 0, 0, 0] == pytest.approx(math.sin(2 * math.pi / 4), abs=1e-5)
-    # x half: the last valid column sits at 2π, and the padded columns continue past it
-    assert enc[0, 0, 2, 4] == pytest.approx(math.sin(2 * math.pi * 3 / (3 + 1e-6)), abs=1e-5)
-    assert enc.shape == (1, 4, 6, 8)
 
 
 def test_postprocessing_follows_mttr_choose_then_upsample_crop_and_nearest_resize():
@@ -103,11 +88,13 @@ def test_predict_runs_the_post_processing_on_its_own_forward(model):
 
 def test_official_state_dict_converts_by_dropping_stale_roberta_buffers_only(model):
     state = model.state_dict()
-    release = {**state, "transformer.text_encoder.embeddings.position_ids": torch.arange(514)[None]}
-    converted = MTTR.from_official_state_dict(release)
-    assert converted.keys() == state.keys()
-    assert any(k.startswith("backbone.downsamples.") for k in state)  # the authors' Video Swin layout
-    assert "transformer.text_encoder.pooler.dense.weight" not in state  # MTTR drops RoBERTa's pooler
+    authors = {key.replace(".body.", ".", 1) if key.startswith(("backbone.body.", "transformer.text_encoder.body."))
+               else key: value for key, value in state.items()}
+    authors["transformer.text_encoder.embeddings.position_ids"] = torch.arange(514)[None]  # transformers 4.x
+    converted = MTTR.from_official_state_dict(authors)
+    assert converted.keys() == state.keys() and all(converted[k] is state[k] for k in state)
+    assert "backbone.body.downsamples.0.reduction.weight" in state  # the authors' Video Swin layout below body
+    assert "transformer.text_encoder.body.pooler.dense.weight" not in state  # MTTR drops RoBERTa's pooler
 
 
 def test_text_encoder_groups_and_rebuilt_weights(tokenizer_folder):
@@ -125,11 +112,11 @@ def test_text_encoder_groups_and_rebuilt_weights(tokenizer_folder):
     assert tiny.rebuilt_prefixes() == ["backbone.", "transformer.text_encoder."]
 
 
-def test_text_and_size_mistakes_are_one_line_config_errors():
-    model = build_model({**SMALL, "text_encoder": SMALL_ROBERTA})
-    with pytest.raises(ConfigError, match="no tokenizer"):
+def test_text_and_size_mistakes_are_one_line_errors():
+    model = build_model({**SMALL, "text_encoder": {**SMALL_ROBERTA, "tokenizer": "/nonexistent/roberta-base"}})
+    with pytest.raises(CheckpointError, match="tokenizer"):
         model({"frames": torch.randn(1, 2, 3, 32, 32), "text": ["a cat"]})
-    with pytest.raises(ConfigError, match="unknown MTTR text encoder type 'bert'"):
+    with pytest.raises(ConfigError, match="'bert'"):
         build_model({**SMALL, "text_encoder": {"type": "bert"}})
     with pytest.raises(ConfigError, match="multiple of 64"):
         build_model({**SMALL, "hidden_dim": 48, "text_encoder": SMALL_ROBERTA})

@@ -18,9 +18,11 @@ is batch-first, so ``forward`` returns the transposes: ``pred_is_referred`` (B, 
 ``pred_is_referred`` with T and B swapped — ``pred_masks`` (B, T, N, H/4, W/4), and ``pred_logits``
 (B, T, N) = referred minus not-referred logit, whose sigmoid is MTTR's softmax score.
 
-Module and parameter names are the authors' (``backbone.layers.0.blocks.0.attn.qkv.weight``,
-``transformer.text_encoder.encoder.layer.0...``, ``spatial_decoder.lay1.weight`` ...), so a release state
-dict converts by dropping only the RoBERTa buffers newer transformers no longer save.
+Module and parameter names are the authors' (``transformer.encoder.layers.0.self_attn.in_proj_weight``,
+``spatial_decoder.lay1.weight`` ...); the two encoders are rvosbench's registered modules, which hold
+the network one level down, under ``body``. A release state dict therefore converts by inserting that
+level (``backbone.`` → ``backbone.body.``, ``transformer.text_encoder.`` → ``transformer.text_encoder.body.``)
+and dropping the RoBERTa buffers that newer transformers no longer save.
 
 Training differs from the authors' in the loss only: the shared Hungarian set criterion of rvosbench
 (sigmoid focal on ``pred_logits``, focal + Dice on the matched masks, one referred object per clip)
@@ -47,25 +49,14 @@ from rvosbench.models.mttr.postprocessing import postprocess
 from rvosbench.models.mttr.spatial_decoder import FPNSpatialDecoder
 from rvosbench.models.mttr.transformer import MultimodalTransformer
 from rvosbench.models.query_model import AttentionModelRules
-from rvosbench.models.video_swin import VideoSwinBackbone
 
-#: The paper's backbone (configs/*.yaml: swin-t, drop_path_rate 0.1 in models/backbone.py).
+#: The paper's backbone (configs/*.yaml: swin-t; models/backbone.py: drop_path_rate 0.1, stage 4 dropped).
 VIDEO_SWIN_T = {"type": "video_swin", "size": "t", "num_stages": 3, "drop_path_rate": 0.1}
-#: RoBERTa-base keys that older transformers saved and current ones do not (non-persistent buffers).
+#: the authors' prefix → rvosbench's (the registered encoder modules hold their network under ``body``)
+ENCODER_PREFIXES = {"backbone.": "backbone.body.", "transformer.text_encoder.": "transformer.text_encoder.body."}
+#: RoBERTa-base buffers that transformers 4.x saved and current versions rebuild (non-persistent)
 STALE_TEXT_BUFFERS = ("transformer.text_encoder.embeddings.position_ids",
                       "transformer.text_encoder.embeddings.token_type_ids")
-
-
-def build_backbone(cfg: Mapping[str, Any] | None) -> nn.Module:
-    """``{type: video_swin, ...}`` (:class:`VideoSwinBackbone`) or any per-frame ``BACKBONES`` config."""
-    cfg = dict(cfg or VIDEO_SWIN_T)
-    if cfg.get("type") == "video_swin":
-        cfg.pop("type")
-        try:
-            return VideoSwinBackbone(**cfg)
-        except TypeError as error:
-            raise ConfigError(f"bad Video Swin backbone config: {error}", where="model.backbone") from error
-    return BACKBONES.build_from(cfg, where="model.backbone")
 
 
 @MODELS.register_module("mttr")
@@ -73,10 +64,11 @@ class MTTR(RVOSModel):
     """MTTR: video and text tokens in one multimodal transformer; instance sequences; dynamic mask kernels.
 
     Args (the authors' config names in brackets):
-        backbone: ``{type: video_swin, size: t, num_stages: 3}`` (default, the paper's) or a per-frame
-            ``BACKBONES`` config; at least two levels, the finest giving the mask resolution.
-        text_encoder: ``{type: roberta, weights, tokenizer, frozen}`` (default, RoBERTa-base built from its
-            configuration) or ``{type: hf, path}`` (see :mod:`rvosbench.models.mttr.text`).
+        backbone: ``BACKBONES`` config: ``{type: video_swin, size: t, num_stages: 3}`` (default, the
+            paper's) or a per-frame one; at least two levels, the finest giving the mask resolution.
+        text_encoder: ``TEXT_ENCODERS`` config: ``{type: roberta, pooler: false, tokenizer: FOLDER}``
+            (default, RoBERTa-base whose weights come with the checkpoint) or ``{type: hf, path: minilm}``
+            (tiny cards only).
         hidden_dim [d_model] 256, num_heads [nheads] 8, num_queries 50, enc_layers
             [num_encoder_layers] 3, dec_layers [num_decoder_layers] 3, ffn_dim [dim_feedforward] 2048,
             dropout 0.1, mask_dim [mask_kernels_dim] 8, aux_loss: losses on every decoder layer.
@@ -90,7 +82,7 @@ class MTTR(RVOSModel):
                  ffn_dim: int = 2048, dropout: float = 0.1, mask_dim: int = 8, aux_loss: bool = True,
                  loss: dict | None = None):
         super().__init__()
-        self.backbone = build_backbone(backbone)
+        self.backbone = BACKBONES.build_from(dict(backbone or VIDEO_SWIN_T), where="model.backbone")
         channels = list(self.backbone.channels)
         if len(channels) < 2:
             raise ConfigError(f"the backbone gives {len(channels)} level(s); MTTR needs the transformer's level "
@@ -112,28 +104,29 @@ class MTTR(RVOSModel):
     # -- checkpoints ---------------------------------------------------------------------------
     @classmethod
     def from_official_state_dict(cls, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The authors' MTTR state dict (release file, unwrapped) in rvosbench's keys: the same keys, less
-        the RoBERTa buffers that older transformers versions saved (they are rebuilt, not learnt)."""
-        return {key: value for key, value in state.items() if key not in STALE_TEXT_BUFFERS}
+        """The authors' MTTR state dict (release file, unwrapped) in rvosbench's keys: the encoders' tensors
+        one level down (``body``), the RoBERTa buffers older transformers saved left out (rebuilt, not learnt)."""
+        converted = {}
+        for key, value in state.items():
+            if key in STALE_TEXT_BUFFERS:
+                continue
+            prefix = next((p for p in ENCODER_PREFIXES if key.startswith(p)), None)
+            converted[key if prefix is None else ENCODER_PREFIXES[prefix] + key[len(prefix):]] = value
+        return converted
 
     def rebuilt_prefixes(self) -> list[str]:
         """Frozen encoders whose weights are restored at build time (checkpoints may leave them out)."""
         prefixes = []
         if getattr(self.backbone, "frozen", False) and getattr(self.backbone, "pretrained", None):
             prefixes.append("backbone.")
-        if self.transformer.text_rebuilt:
+        text = self.transformer.text_encoder
+        if text.frozen and getattr(text, "pretrained", True):  # RoBERTa from its config: weights in the checkpoint
             prefixes.append("transformer.text_encoder.")
         return prefixes
 
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        """As :meth:`RVOSModel.param_groups`, with the text encoder where MTTR keeps it (in ``transformer``)."""
-        groups: dict[str, list[nn.Parameter]] = {"backbone": [], "text_encoder": [], "rest": []}
-        for name, param in self.named_parameters():
-            if param.requires_grad:
-                group = ("backbone" if name.startswith("backbone.") else
-                         "text_encoder" if name.startswith("transformer.text_encoder.") else "rest")
-                groups[group].append(param)
-        return groups
+    def param_group(self, name: str) -> str:
+        """As :meth:`RVOSModel.param_group`, with the text encoder where MTTR keeps it (in ``transformer``)."""
+        return "text_encoder" if name.startswith("transformer.text_encoder.") else super().param_group(name)
 
     def idle_parameters(self) -> list[str]:
         """Trainable parameters that a freshly built MTTR gives no gradient, by the authors' design.
@@ -149,15 +142,17 @@ class MTTR(RVOSModel):
 
     # -- forward -------------------------------------------------------------------------------
     def video_features(self, frames: torch.Tensor) -> list[torch.Tensor]:
-        """(B, T, 3, H, W) → the backbone's levels, each time-first (T, B, C, h, w), finest first."""
+        """(B, T, 3, H, W) → the backbone's levels, each time-first (T, B, C, h, w), finest first.
+
+        A video backbone (``video = True``, Video Swin) takes whole clips, an image backbone frames; both
+        return (B·T, C, h, w) maps."""
         B, T = frames.shape[:2]
-        if isinstance(self.backbone, VideoSwinBackbone):
-            return [level.permute(2, 0, 1, 3, 4) for level in self.backbone(frames.transpose(1, 2))]
-        return [level.unflatten(0, (T, B)) for level in self.backbone(frames.transpose(0, 1).flatten(0, 1))]
+        levels = self.backbone(frames if getattr(self.backbone, "video", False) else frames.flatten(0, 1))
+        return [level.unflatten(0, (B, T)).transpose(0, 1) for level in levels]
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """``batch``: ``frames`` (B, T, 3, H, W), ``text`` [str] or ``tokens`` {input_ids, attention_mask}
-        (B, S), optional ``pad_mask`` (B, T, H, W) True on padding (clips of different sizes)."""
+        """``batch``: ``frames`` (B, T, 3, H, W), ``text`` [str], optional ``pad_mask`` (B, T, H, W), True on
+        padding, for clips zero-padded to a common size (the engine's batches need none)."""
         frames = batch["frames"]
         if frames.ndim != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be (B, T, 3, H, W), got {tuple(frames.shape)}")
@@ -171,8 +166,7 @@ class MTTR(RVOSModel):
             vid_pad = torch.zeros(T, B, h, w, dtype=torch.bool, device=frames.device)
         else:  # nearest-resized to the token grid, as the authors' backbone does
             vid_pad = F.interpolate(pad.transpose(0, 1).float(), size=(h, w)).bool()
-        tokens = batch.get("tokens") or self.transformer.tokenize(batch["text"], frames.device)
-        hs, vid_memory = self.transformer(vid_embeds, vid_pad, tokens, self.obj_queries.weight)
+        hs, vid_memory = self.transformer(vid_embeds, vid_pad, batch["text"], self.obj_queries.weight)
         finer = [level.flatten(0, 1) for level in levels[-2::-1]]
         decoded = self.spatial_decoder(vid_memory.flatten(0, 1), finer).unflatten(0, (T, B))  # (T, B, D, H4, W4)
         kernels = self.instance_kernels_head(hs)  # (L, T, B, N, D)
@@ -193,11 +187,6 @@ class MTTR(RVOSModel):
     def predict(self, frames: torch.Tensor, text: str, orig_size: tuple[int, int],
                 query_masks: bool = True) -> Prediction:
         """One video (T, 3, H, W), unpadded, and its expression → MTTR's masks at ``orig_size``."""
-        was_training = self.training
-        self.eval()
-        try:
-            out = self({"frames": frames.unsqueeze(0), "text": [text]})
-        finally:
-            self.train(was_training)
+        out = self.eval_forward(frames, text)
         size = tuple(frames.shape[-2:])
         return postprocess(out["pred_is_referred"][0], out["pred_masks"][0], size, size, tuple(orig_size), query_masks)

@@ -8,11 +8,11 @@ words' order is already in the text encoder's features). A DETR decoder then dec
 included, returning every layer's output after the shared final LayerNorm.
 
 Tensors stay sequence-first and time-first as in the authors' code (``(h w) (t b) c``), so frame t of
-clip b is column ``t·B + b``; attribute names are theirs, so state-dict keys coincide.
+clip b is column ``t·B + b``. Attribute names are theirs; the text encoder is a ``TEXT_ENCODERS`` module,
+which holds the transformers model under ``body`` (``transformer.text_encoder.body.*``).
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,42 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rvosbench.models.mttr.text import build_text_model, tokenize
+from rvosbench.models.position_encoding import sine_2d
+from rvosbench.models.roberta import FeatureResizer  # the same module in both authors' code
+from rvosbench.models.text_encoders import build_text_encoder
 
 
-def mttr_sine_encoding(pad_mask: torch.Tensor, dim: int, temperature: float = 10000.0) -> torch.Tensor:
-    """MTTR's 2-D sine encoding: (N, h, w) padding mask (True = padding) → (N, h, w, dim).
-
-    Cumulative counts of valid rows/columns, divided by their total (+1e-6) and scaled to 2π, without
-    DETR's/ReferFormer's 0.5 offset; y features first, each half interleaving sin and cos.
-    """
-    valid = ~pad_mask
-    y = valid.cumsum(1, dtype=torch.float32)
-    x = valid.cumsum(2, dtype=torch.float32)
-    y = y / (y[:, -1:, :] + 1e-6) * 2 * math.pi
-    x = x / (x[:, :, -1:] + 1e-6) * 2 * math.pi
-    half = dim // 2
-    steps = torch.arange(half, dtype=torch.float32, device=pad_mask.device)
-    freqs = temperature ** (2 * (steps // 2) / half)
-
-    def encode(coord: torch.Tensor) -> torch.Tensor:
-        angles = coord[..., None] / freqs
-        return torch.stack((angles[..., 0::2].sin(), angles[..., 1::2].cos()), dim=4).flatten(3)
-
-    return torch.cat((encode(y), encode(x)), dim=3)
-
-
-class FeatureResizer(nn.Module):
-    """Linear → LayerNorm (eps 1e-12) → dropout: text features to the transformer's width."""
-
-    def __init__(self, in_dim: int, out_dim: int, dropout: float):
-        super().__init__()
-        self.fc = nn.Linear(in_dim, out_dim)
-        self.layer_norm = nn.LayerNorm(out_dim, eps=1e-12)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.layer_norm(self.fc(x)))
+#: MTTR's text encoder: RoBERTa-base (weights from the checkpoint), its pooler removed, frozen
+ROBERTA_WITHOUT_POOLER = {"type": "roberta", "pooler": False, "frozen": True}
 
 
 def with_pos(x: torch.Tensor, pos: torch.Tensor | None) -> torch.Tensor:
@@ -137,7 +108,8 @@ class MultimodalTransformer(nn.Module):
     Args:
         d_model, nheads, dim_feedforward, dropout: width, heads, FFN width, dropout (MTTR: 256, 8, 2048, 0.1).
         num_encoder_layers, num_decoder_layers: depths (MTTR: 3 and 3).
-        text_encoder: ``model.text_encoder`` (see :mod:`rvosbench.models.mttr.text`).
+        text_encoder: ``model.text_encoder``, a ``TEXT_ENCODERS`` config (default: RoBERTa-base built
+            from its configuration, without pooler, frozen: :mod:`rvosbench.models.roberta`).
     """
 
     def __init__(self, d_model: int = 256, nheads: int = 8, num_encoder_layers: int = 3,
@@ -151,42 +123,28 @@ class MultimodalTransformer(nn.Module):
         for param in self.parameters():  # as the authors: Xavier for the encoder's and decoder's matrices
             if param.dim() > 1:
                 nn.init.xavier_uniform_(param)
-        text = build_text_model(text_encoder)
-        self.text_encoder = text.network
-        self.tokenizer = text.tokenizer
-        self.text_frozen, self.text_rebuilt = text.frozen, text.rebuilt
-        self.text_encoder.requires_grad_(not text.frozen)
-        self.txt_proj = FeatureResizer(self.text_encoder.config.hidden_size, d_model, dropout)
+        self.text_encoder = build_text_encoder(dict(text_encoder or ROBERTA_WITHOUT_POOLER))
+        self.txt_proj = FeatureResizer(self.text_encoder.channels, d_model, dropout)
 
-    def train(self, mode: bool = True) -> MultimodalTransformer:
-        """A frozen text encoder stays in eval mode (no dropout noise on features nothing can adapt to)."""
-        super().train(mode)
-        self.text_encoder.train(mode and not self.text_frozen)
-        return self
+    def encode_text(self, sentences: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sentences → projected word features (S, B, C) and padding mask (B, S), True on padding."""
+        text = self.text_encoder(list(sentences))
+        return self.txt_proj(text.words.transpose(0, 1)), text.pad_mask
 
-    def tokenize(self, sentences: list[str], device: torch.device) -> dict[str, torch.Tensor]:
-        return tokenize(self.tokenizer, sentences, device)
-
-    def encode_text(self, tokens: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token ids → projected word features (S, B, C) and padding mask (B, S), True on padding."""
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.text_frozen):
-            hidden = self.text_encoder(input_ids=tokens["input_ids"],
-                                       attention_mask=tokens["attention_mask"]).last_hidden_state
-        return self.txt_proj(hidden.transpose(0, 1)), tokens["attention_mask"].ne(1)
-
-    def forward(self, vid_embeds: torch.Tensor, vid_pad_mask: torch.Tensor, tokens: Mapping[str, torch.Tensor],
+    def forward(self, vid_embeds: torch.Tensor, vid_pad_mask: torch.Tensor, sentences: list[str],
                 obj_queries: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``vid_embeds`` (T, B, C, h, w), ``vid_pad_mask`` (T, B, h, w), ``obj_queries`` (N, C) →
         decoder outputs (L, T, B, N, C) and encoded video (T, B, C, h, w)."""
         T, B, C, h, w = vid_embeds.shape
-        words, word_pad = self.encode_text(tokens)
+        words, word_pad = self.encode_text(sentences)
         words = words.repeat(1, T, 1)  # (S, T·B, C): frame t of clip b is column t·B + b
         word_pad = word_pad.repeat(T, 1)
         video = vid_embeds.flatten(3).permute(3, 0, 1, 2).flatten(1, 2)  # (h·w, T·B, C)
         video_pad = vid_pad_mask.flatten(0, 1)  # (T·B, h, w)
         sequence = torch.cat((video, words))
         pad = torch.cat((video_pad.flatten(1), word_pad), dim=1)
-        video_pos = mttr_sine_encoding(video_pad, self.d_model).flatten(1, 2).transpose(0, 1)  # (h·w, T·B, C)
+        # MTTR's 2-D sine encoding: DETR's without the 0.5 offset ReferFormer subtracts
+        video_pos = sine_2d(video_pad, self.d_model // 2, offset=0.0).flatten(2).permute(2, 0, 1)  # (h·w, T·B, C)
         pos = torch.cat((video_pos, torch.zeros_like(words)))
         memory = self.encoder(sequence, pad, pos)
         encoded_video = memory[: h * w].permute(1, 2, 0).reshape(T, B, C, h, w)

@@ -1,9 +1,10 @@
 """MTTR against the authors' code (mttr2021/MTTR), at the paper's size (Video-Swin-T, RoBERTa-base).
 
-The authors' model is built with random weights (RoBERTa from roberta-base's configuration and a stub
-tokenizer standing in for ``from_pretrained``, which would reach the hub), perturbed with seeded noise,
-saved as their release files are, converted, and run beside ours on the same two clips (of different
-sizes, so padding is exercised) and the same token ids.
+The authors' model is built with random weights (RoBERTa from roberta-base's configuration, in place of
+``from_pretrained``, which would reach the hub), perturbed with seeded noise, saved as their release
+files are, converted, and run beside ours on the same two clips (of different sizes, so padding is
+exercised) and the same sentences, tokenized for both by one test tokenizer (roberta-base's cannot be
+fetched; the ids are all that matter here).
 
 Run: ``RVOSBENCH_OFFICIAL_MTTR=/path/to/MTTR pytest -m official tests/models/official/test_mttr_official.py -s``.
 """
@@ -21,6 +22,7 @@ from rvosbench.models.mttr import MTTR
 from rvosbench.models.mttr.postprocessing import postprocess
 
 from official_helpers import add_noise_, checkout, import_official, max_abs_diff
+from model_helpers import write_byte_level_tokenizer
 
 pytestmark = [pytest.mark.official, pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # the authors' numpy calls
 TOLERANCE = 1e-4
@@ -34,22 +36,28 @@ PAPER = {"backbone_name": "swin-t", "backbone_pretrained": False, "backbone_pret
          "dim_feedforward": 2048, "d_model": 256, "dropout": 0.1, "nheads": 8, "num_queries": 50,
          "mask_kernels_dim": 8, "freeze_text_encoder": True, "text_encoder_type": "roberta-base", "aux_loss": True}
 CARD_MODEL = {"type": "mttr", "backbone": {"type": "video_swin", "size": "t", "num_stages": 3, "drop_path_rate": 0.1},
-              "text_encoder": {"type": "roberta"}}
-TOKENS = {"input_ids": torch.tensor([[0, 627, 2335, 15, 5, 235, 2], [0, 10, 1104, 4758, 2, 1, 1]]),
-          "attention_mask": torch.tensor([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 0]])}
+              "text_encoder": {"type": "roberta", "pooler": False}}
+SENTENCES = ["the dog on the right", "a white cat"]  # padded to the longest: the attention mask matters
 SIZES = [(96, 128), (80, 112)]  # the second clip is padded to the first's size
 T = 6
 
 
 @pytest.fixture(scope="module")
-def authors():
-    """The authors' MTTR (random + noise), their modules, and their release-layout state dict."""
+def tokenizer_folder(tmp_path_factory) -> str:
+    words = sorted({word for sentence in SENTENCES for word in sentence.split()})
+    return write_byte_level_tokenizer(tmp_path_factory.mktemp("tokenizer"), words)
+
+
+@pytest.fixture(scope="module")
+def authors(tokenizer_folder):
+    """The authors' MTTR (random + noise) and their modules."""
     root = checkout("RVOSBENCH_OFFICIAL_MTTR")
     mttr, multimodal, misc, postprocessing = import_official(
         root, "models.mttr", "models.multimodal_transformer", "misc", "models.postprocessing")
-    from transformers import BatchEncoding, RobertaConfig, RobertaModel
+    from transformers import AutoTokenizer, RobertaConfig, RobertaModel
 
-    stub_tokenizer = SimpleNamespace(batch_encode_plus=lambda texts, **_: BatchEncoding(dict(TOKENS)))
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder, local_files_only=True)
+    stub_tokenizer = SimpleNamespace(batch_encode_plus=lambda texts, **kwargs: tokenizer(texts, **kwargs))
     multimodal.RobertaModel = SimpleNamespace(from_pretrained=lambda name: RobertaModel(RobertaConfig(**ROBERTA_BASE)))
     multimodal.RobertaTokenizerFast = SimpleNamespace(from_pretrained=lambda name: stub_tokenizer)
     torch.manual_seed(0)
@@ -75,8 +83,9 @@ def converted(authors_model, tmp_path, wrapped: bool) -> dict[str, torch.Tensor]
 
 
 @pytest.fixture(scope="module")
-def ours(authors, tmp_path_factory):
-    model = build_model(CARD_MODEL).eval()
+def ours(authors, tmp_path_factory, tokenizer_folder):
+    model = build_model({**CARD_MODEL, "text_encoder": {**CARD_MODEL["text_encoder"], "tokenizer": tokenizer_folder}})
+    model.eval()
     state = converted(authors.model, tmp_path_factory.mktemp("release"), wrapped=True)
     load_state_dict_into(model, state, source="authors' MTTR")  # raises on any missing/unexpected key or shape
     return model
@@ -87,17 +96,17 @@ def test_release_state_dict_converts_with_no_missing_or_unexpected_key(authors, 
     for wrapped in (False, True):
         state = converted(authors.model, tmp_path, wrapped)
         assert set(state) == expected
-    old_transformers = {**authors.model.state_dict(),
+    old_transformers = {**authors.model.state_dict(),  # releases saved by transformers 4.x carry this buffer
                         "transformer.text_encoder.embeddings.position_ids": torch.arange(514)[None]}
-    assert set(MTTR.from_official_state_dict(old_transformers)) == expected  # releases saved by transformers 4.x
+    assert set(MTTR.from_official_state_dict(old_transformers)) == expected
 
 
 def test_outputs_and_final_masks_equal_the_authors(authors, ours, clips):
     padded = authors.misc.nested_tensor_from_videos_list(clips)  # tensors [T, B, 3, H, W], mask [T, B, H, W]
     with torch.no_grad():
-        theirs = authors.model(padded, torch.arange(T), ["the dog on the right", "a white cat"])
+        theirs = authors.model(padded, torch.arange(T), SENTENCES)
         mine = ours({"frames": padded.tensors.transpose(0, 1), "pad_mask": padded.mask.transpose(0, 1),
-                     "tokens": TOKENS})
+                     "text": SENTENCES})
     referred = max_abs_diff(mine["pred_is_referred"].transpose(0, 1), theirs["pred_is_referred"])
     masks = max_abs_diff(mine["pred_masks"].transpose(0, 1), theirs["pred_masks"])
     print(f"\nMTTR (Video-Swin-T, RoBERTa-base), 2 clips x {T} frames: max |diff| pred_is_referred {referred:.1e}, "
@@ -124,3 +133,30 @@ def test_outputs_and_final_masks_equal_the_authors(authors, ours, clips):
                               np.stack([f["masks"][:, 0].numpy().astype(bool) for f in frames], axis=1))
         assert max_abs_diff(torch.from_numpy(prediction.query_scores),
                             torch.stack([f["scores"] for f in frames], dim=1)) < TOLERANCE
+
+
+def test_an_authors_release_file_converts_and_drives_predict(authors, tokenizer_folder, tmp_path, capsys):
+    """The authors' model saved as their trainer saves it, through ``rvosbench convert`` and ``predict``
+    of the real card (its RoBERTa tokenizer pointed at the test one)."""
+    from PIL import Image
+
+    from rvosbench.cli.main import main as cli
+
+    release = tmp_path / "refer-youtube-vos_window-12.pth.tar"
+    torch.save({"epoch": 29, "total_epochs": 30, "model_state_dict": authors.model.state_dict()}, release)
+    tokenizer = f"text_encoder.tokenizer={tokenizer_folder}"
+    out = tmp_path / "mttr_video_swin_t.pt"
+    assert cli(["convert", "mttr_video_swin_t", str(release), "--out", str(out), "--set", tokenizer]) == 0
+    printed = capsys.readouterr().out
+    print(printed)
+    assert all(f"{kind}: none" in printed for kind in ("missing keys", "unexpected keys", "shape mismatches"))
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    generator = torch.Generator().manual_seed(13)
+    for i in range(2):
+        Image.fromarray(torch.randint(0, 256, (72, 96, 3), generator=generator, dtype=torch.uint8).numpy()).save(
+            frames / f"{i:05d}.png")
+    assert cli(["predict", "mttr_video_swin_t", "--checkpoint", str(out), "--video", str(frames), "--text",
+                SENTENCES[0], "--out", str(tmp_path / "pred"), "--set", tokenizer]) == 0
+    masks = sorted((tmp_path / "pred" / "masks").glob("*.png"))
+    assert len(masks) == 2 and Image.open(masks[0]).size == (96, 72)
