@@ -30,6 +30,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/rvosbench bench metrics
+	$(VENV)/bin/rvosbench bench scoring --workers 2
 	$(VENV)/bin/rvosbench bench data
 	$(VENV)/bin/rvosbench bench model models/proxyformer_tiny.yaml --threads 1
 	$(VENV)/bin/rvosbench bench attention --threads 1

@@ -1,6 +1,7 @@
 """``rvosbench bench WHAT ...``: slow measurements, each owned by its package.
 
-``bench metrics`` (J/F speed vs the official toolkit), ``bench data`` (frame decoding), ``bench model``
+``bench metrics`` (J/F speed vs the official toolkit), ``bench scoring`` (``rvosbench eval`` with 1 vs N
+worker processes), ``bench data`` (frame decoding), ``bench model``
 (params, FLOPs, latency, memory of a card) and ``bench attention`` (coupled vs decoupled cost over T).
 Each target is a module exposing ``main(argv) -> int``; this command only dispatches, so the packages
 stay independent.
@@ -13,7 +14,8 @@ import importlib
 from rvosbench.core.errors import ConfigError, did_you_mean
 
 TARGETS = {
-    "metrics": "rvosbench.metrics.bench",
+    "metrics": "rvosbench.metrics.speed",
+    "scoring": "rvosbench.engine.scoring_speed",
     "data": "rvosbench.data.speed",
     "model": "rvosbench.models.speed",
     "attention": "rvosbench.models.speed_attention",

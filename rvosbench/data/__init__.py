@@ -1,4 +1,4 @@
-"""Benchmarks: the API, the five real-dataset loaders, the ``synth`` generator, transforms and clips.
+"""Benchmarks: the API, the real-dataset loaders, the ``synth`` generator, transforms and clips.
 
 Importing this package registers every loader in ``rvosbench.core.registry.BENCHMARKS``.
 """
@@ -14,6 +14,8 @@ from rvosbench.data.a2d import A2DSentences
 from rvosbench.data.davis import RefDAVIS17
 from rvosbench.data.jhmdb import JHMDBSentences
 from rvosbench.data.mevis import MeViS
+from rvosbench.data.mevis_v2 import MeViSv2
+from rvosbench.data.revos import ReVOS
 from rvosbench.data.synth import SynthBenchmark
 from rvosbench.data.ytvos import RefYouTubeVOS
 
@@ -37,5 +39,5 @@ def build_benchmark(config: Mapping[str, Any], where: str | None = None) -> Benc
     return benchmark
 
 
-__all__ = ["A2DSentences", "Benchmark", "DatasetCountWarning", "JHMDBSentences", "MeViS", "RefDAVIS17",
-           "RefYouTubeVOS", "SynthBenchmark", "build_benchmark", "normalize_text"]
+__all__ = ["A2DSentences", "Benchmark", "DatasetCountWarning", "JHMDBSentences", "MeViS", "MeViSv2", "ReVOS",
+           "RefDAVIS17", "RefYouTubeVOS", "SynthBenchmark", "build_benchmark", "normalize_text"]

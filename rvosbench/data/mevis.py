@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from rvosbench.core.errors import DataError
+from rvosbench.core.rle import RLEError, decode_rle
 from rvosbench.core.registry import BENCHMARKS
 from rvosbench.data.base import check_count
 from rvosbench.data.io import load_json, require_file
@@ -33,55 +33,66 @@ V2_EXPRESSIONS = {"train": 27502, "valid_u": 907, "valid": 2523}
 class MaskDict:
     """``mask_dict.json`` read once, on the first mask request, and shared by all samples of a split."""
 
-    def __init__(self, path: Path):
+    #: what the file maps its keys to, for error messages
+    content = "anno_id to a list of RLEs"
+
+    def __init__(self, path: Path, hint: str = MEVIS_HINT):
         self.path = path
+        self.hint = hint
         self._data: dict[str, Any] | None = None
 
-    def entries(self, anno_id: int) -> list[Any]:
+    def _lookup(self, data: dict[str, Any], key: str) -> Any:
+        return data[key]
+
+    def entries(self, key: int | str) -> list[Any]:
+        """The per-frame RLE list of ``key`` (an anno_id here)."""
         if self._data is None:
-            data = load_json(self.path, "masks", MEVIS_HINT)
+            data = load_json(self.path, "masks", self.hint)
             if not isinstance(data, dict):
-                raise DataError("mask_dict.json must map anno_id to a list of RLEs", where=str(self.path),
-                                hint=MEVIS_HINT)
+                raise DataError(f"{self.path.name} must map {self.content}", where=str(self.path), hint=self.hint)
             self._data = data
         try:
-            return self._data[str(anno_id)]
-        except KeyError as error:
-            raise DataError(f"anno_id {anno_id} has no masks", where=f"{self.path} (key '{anno_id}')",
-                            hint=MEVIS_HINT) from error
+            return self._lookup(self._data, str(key))
+        except (KeyError, TypeError) as error:
+            raise DataError(f"'{key}' has no masks", where=f"{self.path} (key '{key}')", hint=self.hint) from error
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "_data": None}  # workers re-read rather than pickle a huge dict
+        return {**self.__dict__, "_data": None}  # workers re-read rather than pickle a huge dict
 
 
 class RLEUnionMasks:
-    """``indices -> bool (T, H, W)``: union over ``anno_ids`` of RLE masks; null entries are empty."""
+    """``indices -> (T, H, W)``: union (bool) or, with ``summed``, the uint8 sum of the RLE masks of
+    ``keys``; null entries are empty frames."""
 
-    def __init__(self, masks: MaskDict, anno_ids: Sequence[int], size: tuple[int, int]):
+    def __init__(self, masks: MaskDict, keys: Sequence[int | str], size: tuple[int, int], summed: bool = False):
         self.masks = masks
-        self.anno_ids = list(anno_ids)
+        self.keys = list(keys)
         self.size = size
+        self.summed = summed
 
     def __call__(self, indices: Sequence[int]) -> np.ndarray:
-        out = np.zeros((len(indices), *self.size), dtype=bool)
-        for anno_id in self.anno_ids:
-            entries = self.masks.entries(anno_id)
+        out = np.zeros((len(indices), *self.size), dtype=np.uint8 if self.summed else bool)
+        for key in self.keys:
+            entries = self.masks.entries(key)
             for row, i in enumerate(indices):
-                where = f"{self.masks.path} (key '{anno_id}', frame {i})"
+                where = f"{self.masks.path} (key '{key}', frame {i})"
                 if i >= len(entries):
-                    raise DataError(f"anno_id {anno_id} has {len(entries)} mask entries, the video has more frames",
-                                    where=where, hint=MEVIS_HINT)
+                    raise DataError(f"'{key}' has {len(entries)} mask entries, the video has more frames",
+                                    where=where, hint=self.masks.hint)
                 rle = entries[i]
                 if rle is None:
                     continue
                 try:
-                    decoded = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")})
-                except (KeyError, TypeError, AttributeError, ValueError) as error:
-                    raise DataError(f"malformed RLE: {error}", where=where, hint=MEVIS_HINT) from error
+                    decoded = decode_rle(rle)
+                except RLEError as error:
+                    raise DataError(f"malformed RLE: {error}", where=where, hint=self.masks.hint) from error
                 if decoded.shape != tuple(self.size):
                     raise DataError(f"RLE size {list(decoded.shape)} differs from the frames {list(self.size)}",
-                                    where=where, hint=MEVIS_HINT)
-                out[row] |= decoded.astype(bool)
+                                    where=where, hint=self.masks.hint)
+                if self.summed:
+                    out[row] += decoded
+                else:
+                    out[row] |= decoded
         return out
 
 

@@ -1,17 +1,8 @@
 """Offline scoring of any model's predictions (``rvosbench eval``): a folder or zip in the benchmark's
 native layout, scored with the benchmark's official protocol.
 
-Native layouts (docs/metrics.md):
-
-* ``per_expression`` benchmarks (Ref-YouTube-VOS, MeViS, synth, Ref-DAVIS "PE"):
-  ``[Annotations/]<video>/<exp_id>/<frame>.png``, one mask per frame, any nonzero pixel = object (as
-  MeViS's ``eval_mevis.py`` reads them). A single wrapping folder (``valid/``, ``Annotations/``) is
-  found automatically.
-* ``ref_davis_u4``: ``anno_<run>/<video>/<frame>.png`` indexed PNGs (ReferFormer's output), one id per
-  predicted object, 0 = background.
-* ``a2d``: a COCO results JSON, ``[{"image_id", "segmentation" (RLE), "score"}, ...]`` with every
-  query's mask; ``image_id`` is ``<video>/<exp_id>/<frame>`` or the sample's ``meta['image_ids'][frame]``
-  (MTTR-style ids such as ``v_<video>_f_<frame>_i_<instance>``).
+The native layouts are read by :mod:`rvosbench.metrics.prediction_files`, next to the writers that
+produce them (docs/metrics.md).
 
 Any missing, extra or mis-sized prediction file is named in one PredictionError line before anything
 is scored. Per-expression and Ref-DAVIS scoring runs over groups of whole videos in worker processes
@@ -21,11 +12,9 @@ store as an ``external`` cell (indexed like a trained model's).
 """
 from __future__ import annotations
 
-import io
 import json
 import multiprocessing
 import os
-import zipfile
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -35,15 +24,13 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image
-from pycocotools import mask as mask_utils
 from tqdm import tqdm
 
-from rvosbench.core.errors import PredictionError, UserError, image_error
-from rvosbench.core.hashing import file_sha256, stable_hash
+from rvosbench.core.errors import PredictionError, UserError
+from rvosbench.core.hashing import file_sha256
+from rvosbench.core.rle import RLEError, decode_rle
 from rvosbench.core.plan import resolve_benchmark
 from rvosbench.core.registry import PROTOCOLS
-from rvosbench.core.safezip import open_zip
 from rvosbench.core.types import Prediction, Sample
 from rvosbench.core.atomic import atomic_write_text, jsonl_text
 from rvosbench.core.store import ResultStore, store_key, summary_record
@@ -51,8 +38,9 @@ from rvosbench.engine.provenance import environment
 from rvosbench.engine.session import partial_notes, with_data_notes
 from rvosbench.metrics.a2d import image_id, top_detection
 from rvosbench.metrics.common import annotated_indices
+from rvosbench.metrics.prediction_files import (PredictionFiles, check_files, davis_names, expression_names,
+                                                layout_names, read_coco_results, read_mask_stack, summarise)
 
-IGNORED_PREFIXES = ("__MACOSX/",)
 SUBMISSION_LAYOUTS = {"ref_youtube_vos": "ref_youtube_vos", "mevis": "mevis"}
 EXTERNAL_STUDY = "external"  # the study under which ``eval --name`` results are bound
 
@@ -77,109 +65,6 @@ def build(config: Mapping[str, Any]) -> Any:
     return build_benchmark(dict(config), where="--benchmark")
 
 
-# -- reading predictions ----------------------------------------------------------------------
-class PredictionFiles:
-    """Read-only view of a prediction folder or zip as ``{relative posix path: bytes}``."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._zip: zipfile.ZipFile | None = None
-        if self.path.is_dir():
-            self.names = sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*")
-                                if p.is_file() and not p.name.startswith("."))
-        elif self.path.is_file() and zipfile.is_zipfile(self.path):
-            self._zip = open_zip(self.path)
-            self.names = sorted(n for n in self._zip.namelist() if not n.endswith("/")
-                                and not n.startswith(IGNORED_PREFIXES) and not Path(n).name.startswith("."))
-        elif self.path.exists():
-            raise PredictionError("predictions are neither a folder nor a zip", where=str(self.path),
-                                  hint="pass the prediction folder or a zip of it")
-        else:
-            raise PredictionError("prediction folder or zip not found", where=str(self.path), hint="check the path")
-
-    def read(self, name: str) -> bytes:
-        if self._zip is not None:
-            return self._zip.read(name)
-        return (self.path / name).read_bytes()
-
-    def digest(self) -> str:
-        """Cheap content identity: member CRCs of a zip, or names, sizes and mtimes of a folder."""
-        if self._zip is not None:
-            return stable_hash([(i.filename, i.CRC, i.file_size) for i in self._zip.infolist()])
-        return stable_hash([(n, (self.path / n).stat().st_size, (self.path / n).stat().st_mtime_ns) for n in self.names])
-
-    def find_prefix(self, expected: Sequence[str]) -> str:
-        """The wrapping folder under which most ``expected`` names exist (``''``, ``Annotations/`` …)."""
-        names = set(self.names)
-        tops = {n.split("/", 1)[0] + "/" for n in self.names if "/" in n}
-        candidates = ["", "Annotations/", *tops, *(t + "Annotations/" for t in tops)]
-        probe = list(expected[:200])
-        return max(candidates, key=lambda prefix: sum(prefix + e in names for e in probe))
-
-
-def decode_png(data: bytes, where: str) -> np.ndarray:
-    """A PNG's values as a 2-D integer array (palette indices for ``P`` images, max over channels)."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            array = np.asarray(image)
-    except (OSError, ValueError) as error:
-        raise PredictionError(f"cannot decode PNG: {image_error(error)}", where=where,
-                              hint="write 8-bit PNG masks") from error
-    return array.max(axis=2) if array.ndim == 3 else array
-
-
-def _summarise(label: str, names: Sequence[str], limit: int = 3) -> str:
-    shown = ", ".join(names[:limit])
-    return f"{len(names)} {label} ({shown}{', …' if len(names) > limit else ''})"
-
-
-def check_files(files: PredictionFiles, prefix: str, required: Sequence[str], allowed: set[str]) -> None:
-    """Raise one PredictionError naming missing and extra files (relative to ``prefix``)."""
-    present = {n[len(prefix):] for n in files.names if n.startswith(prefix)}
-    missing = [n for n in required if n not in present]
-    extra = sorted(present - allowed) + sorted(n for n in files.names if not n.startswith(prefix))
-    problems = [_summarise(label, names) for label, names in (("missing", missing), ("extra", extra)) if names]
-    if problems:
-        raise PredictionError("prediction files do not match the benchmark: " + "; ".join(problems),
-                              where=f"{files.path}/{prefix}" if prefix else str(files.path),
-                              hint="write one PNG per frame named <video>/<exp_id>/<frame>.png (see docs/metrics.md)")
-
-
-def read_mask_stack(files: PredictionFiles, names: Sequence[str], size: Sequence[int]) -> np.ndarray:
-    """Decode ``names`` to a (T, H, W) integer stack, checking each PNG's size."""
-    height, width = int(size[0]), int(size[1])
-    stack = np.zeros((len(names), height, width), np.uint8)
-    for i, name in enumerate(names):
-        where = f"{files.path}/{name}" if files.path.is_dir() else f"{files.path}:{name}"
-        array = decode_png(files.read(name), where)
-        if array.shape != (height, width):
-            raise PredictionError(f"mask is {array.shape[0]}x{array.shape[1]}, the frame is {height}x{width}",
-                                  where=where, hint="resize predictions back to the original frame size")
-        stack[i] = np.minimum(array, 255)
-    return stack
-
-
-# -- layouts ----------------------------------------------------------------------------------
-def expression_names(sample: Sample, frames: Sequence[int] | None = None) -> list[str]:
-    indices = range(sample.num_frames) if frames is None else frames
-    return [f"{sample.video_id}/{sample.exp_id}/{sample.frame_names[i]}.png" for i in indices]
-
-
-def davis_names(run: int, sample: Sample) -> list[str]:
-    return [f"anno_{run}/{sample.video_id}/{frame}.png" for frame in sample.frame_names]
-
-
-def layout_names(protocol: str, samples: Sequence[Sample]) -> tuple[list[str], set[str]]:
-    """(files needed to score, files allowed) for a protocol's folder layout."""
-    if protocol == "ref_davis_u4":
-        from rvosbench.metrics.ref_davis import sample_run
-
-        names = sorted({n for s in samples for n in davis_names(sample_run(s), s)})
-        return names, set(names)
-    required = [n for s in samples for n in expression_names(s, [i for i, a in enumerate(s.annotated) if a])]
-    return required, {n for s in samples for n in expression_names(s)}
-
-
 def score_videos(protocol: str, evaluator: Any, samples: Sequence[Sample], files: PredictionFiles,
                  prefix: str) -> None:
     """Feed the predictions of ``samples`` (whole videos, in order) to ``evaluator``."""
@@ -193,12 +78,17 @@ def score_videos(protocol: str, evaluator: Any, samples: Sequence[Sample], files
             names = [prefix + n for n in davis_names(run, group[0])]
             evaluator.process_indexed(run, group, read_mask_stack(files, names, group[0].orig_size))
         return
+    raw = getattr(evaluator, "raw_prediction_values", False)  # ReVOS compares the PNGs' gray values
     for sample in samples:
         scored = [i for i, a in enumerate(sample.annotated) if a]
-        masks = np.zeros((sample.num_frames, *sample.orig_size), bool)
+        masks = np.zeros((sample.num_frames, *sample.orig_size), np.uint8 if raw else bool)
         names = [prefix + n for n in expression_names(sample, scored)]
-        masks[scored] = read_mask_stack(files, names, sample.orig_size) > 0
-        evaluator.process(sample, Prediction(masks))
+        stack = read_mask_stack(files, names, sample.orig_size, grayscale=raw)
+        masks[scored] = stack if raw else stack > 0
+        if raw:
+            evaluator.process_values(sample, masks)
+        else:
+            evaluator.process(sample, Prediction(masks))
 
 
 def _videos(samples: Sequence[Sample]) -> list[str]:
@@ -224,29 +114,14 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 # -- A2D / JHMDB ------------------------------------------------------------------------------
 def score_coco_results(evaluator: Any, samples: Sequence[Sample], path: Path) -> None:
     """Feed a COCO results JSON to the ``a2d`` protocol (every detection of each annotated frame)."""
-    try:
-        detections = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise PredictionError(f"cannot read the COCO results JSON: {error}", where=str(path),
-                              hint="pass the JSON list written by the model's A2D evaluation") from error
-    if not isinstance(detections, list):
-        raise PredictionError("COCO results must be a JSON list of detections", where=str(path))
-    by_image: dict[str, list[tuple[dict[str, Any], float]]] = defaultdict(list)
-    for index, det in enumerate(detections):
-        if not isinstance(det, dict) or not {"image_id", "segmentation", "score"} <= set(det):
-            raise PredictionError(f"detection {index} lacks image_id, segmentation or score", where=str(path),
-                                  hint='each entry is {"image_id", "category_id", "segmentation": RLE, "score"}')
-        rle = dict(det["segmentation"])
-        if isinstance(rle.get("counts"), str):
-            rle["counts"] = rle["counts"].encode("ascii")
-        by_image[str(det["image_id"])].append((rle, float(det["score"])))
+    by_image = read_coco_results(path)
     units = []
     for sample in samples:
         units.extend((sample, frame, image_id(sample, frame)) for frame in annotated_indices(sample))
     expected = {unit_id for _, _, unit_id in units}
     missing = [u for _, _, u in units if u not in by_image]
     extra = sorted(set(by_image) - expected)
-    problems = [_summarise(label, names) for label, names in (("images without detections", missing),
+    problems = [summarise(label, names) for label, names in (("images without detections", missing),
                                                              ("unknown image_ids", extra)) if names]
     if problems:
         raise PredictionError("COCO results do not match the benchmark: " + "; ".join(problems), where=str(path),
@@ -255,7 +130,11 @@ def score_coco_results(evaluator: Any, samples: Sequence[Sample], path: Path) ->
         gt = sample.masks([frame])[0]
         every = by_image[unit_id]
         best = top_detection([score for _, score in every])
-        top = mask_utils.decode(every[best][0]).astype(bool)
+        try:
+            top = decode_rle(every[best][0])
+        except RLEError as error:
+            raise PredictionError(f"malformed RLE: {error}", where=f"{path} (image_id {unit_id})",
+                                  hint="encode masks with pycocotools.mask.encode") from error
         if top.shape != gt.shape:
             raise PredictionError(f"mask is {top.shape[0]}x{top.shape[1]}, the frame is {gt.shape[0]}x{gt.shape[1]}",
                                   where=f"{path} (image_id {unit_id})", hint="encode masks at the original frame size")

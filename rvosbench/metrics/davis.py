@@ -12,32 +12,33 @@ Semantics (davisvideochallenge/davis2017-evaluation ``davis2017/metrics.py`` and
   |pred boundary|, recall the other way round, F = 2PR/(P+R) with the toolkit's degenerate cases
   (empty/empty → 1, exactly one empty → 0) and F = 0 when P + R = 0.
 
-Why it is fast yet exact (the toolkit takes about 11 ms per 480×854 frame for J+F on one core):
+Why it is fast yet exact (the toolkit takes 3–4 ms per object-frame at 480×854 on one core; see
+``rvosbench bench metrics`` and docs/metrics.md for the measured ratios):
 
-* Everything that is not zero lives inside the bounding box of the union of both masks, grown by one
-  pixel up and left (a boundary pixel sits half a pixel towards the origin). Each frame is cropped to
-  that box (``cv2.boundingRect`` finds it in one SIMD pass), so the work scales with the object, not
-  the frame. The ``seg2bmap`` border rule is exactly "replicate the last row and column", so crops
-  that touch the image's bottom or right edge are extended with ``BORDER_REPLICATE``.
-* The disk dilation is a union of at most ``r + 1`` rectangles (one per distinct half-width of the
-  disk's rows); a rectangular dilation is separable in OpenCV, so the union costs a few linear passes
-  instead of one pass per disk pixel. Pixels outside the crop hold no boundary, and OpenCV's dilation
-  border never adds any, so the cropped dilation equals the full-frame one.
-* Counts come from ``cv2.countNonZero``; the divisions are the same float64 operations as the
-  toolkit's, so values are bit-identical, not merely close (``tests/metrics`` checks 1e-12).
-
-The per-frame loop stays in Python on purpose: its overhead is about 20 µs per frame, while a single
-full-frame vectorised pass over a video would touch every pixel of every frame. Videos are spread
-over processes by the callers (``rvosbench.engine.offline_eval``).
+* Each mask is read once, packed to bits (64 pixels per word, :mod:`rvosbench.metrics.bitplanes`);
+  void pixels are removed and everything else happens on the packed words, an eighth of the bytes.
+* Frames are scored in chunks of consecutive frames that share one crop: the rows holding either
+  mask (plus the row above, whose pixels see the mask to the south, and the row below) and the words
+  holding them. Nothing outside that box is a boundary pixel or can match one, so the work scales
+  with the objects, not the frame, and one numpy call covers the whole chunk.
+* ``seg2bmap``'s border rule is exactly "replicate the last row and column"; a crop's last row is
+  either the image's last row or an empty one, where both readings agree.
+* The disk dilation is a staircase of row and column dilations (its distinct row half-widths),
+  built with doubling steps, about seventy word operations for the 8-pixel tolerance.
+* Counts are popcounts; the divisions are the same float64 operations in the toolkit's order, so the
+  values are bit-identical, not merely close (``tests/metrics`` checks equality with the toolkit's
+  algorithm, ``rvosbench bench metrics`` with the toolkit itself).
 """
 from __future__ import annotations
 
 import math
 import warnings
-from functools import lru_cache
 
 import cv2
 import numpy as np
+
+from rvosbench.metrics.bitplanes import (boundary_map, dilate_disk, guard_words, pack_rows,
+                                         planes_from_bytes, popcounts, workspace)
 
 #: Boundary tolerance of the DAVIS toolkit: a fraction of the image diagonal.
 DEFAULT_BOUND_TH = 0.008
@@ -58,105 +59,105 @@ def boundary_radius(height: int, width: int, bound_th: float = DEFAULT_BOUND_TH)
     return int(math.ceil(bound_th * math.hypot(height, width)))
 
 
-@lru_cache(maxsize=64)
-def _disk_rectangles(radius: int) -> tuple[np.ndarray, ...]:
-    """Rectangular structuring elements whose union is the disk ``x² + y² ≤ radius²``.
+#: Rows (summed over frames) of the crop stack scored in one go: enough frames of a small object to
+#: spread numpy's per-call cost, about four full 480-row frames so that the planes stay in cache.
+CHUNK_ROWS = 2048
+MAX_CHUNK_FRAMES = 32
 
-    Row ``dy`` of the disk spans ``±isqrt(r² − dy²)``; the half-width only shrinks as ``|dy|`` grows,
-    so each distinct half-width ``w`` with its largest ``dy`` gives one rectangle (2w+1) × (2dy+1)
-    inside the disk, and together they cover every row exactly.
+
+def _any_along(stacks: tuple[np.ndarray, ...], axis: int) -> np.ndarray:
+    """Packed (N, rows, bytes) stacks seen as (N·rows, bytes): which rows (axis 1) or byte columns
+    (axis 0) hold foreground in any of them (OpenCV's summing reduction is one SIMD pass)."""
+    sums = [cv2.reduce(np.ascontiguousarray(stack).reshape(-1, stack.shape[-1]), axis, cv2.REDUCE_SUM,
+                       dtype=cv2.CV_32S) for stack in stacks]
+    return (sum(sums) > 0).ravel()
+
+
+def _chunks(occupied: np.ndarray) -> list[slice]:
+    """Consecutive frames grouped while (rows of their common crop) × frames stays within CHUNK_ROWS.
+
+    ``occupied`` is (T, H): rows with foreground in either mask. Frames with none are left out (their
+    J and F are 1 whatever their neighbours do).
     """
-    tallest: dict[int, int] = {}
-    for dy in range(radius + 1):
-        tallest[math.isqrt(radius * radius - dy * dy)] = dy
-    return tuple(np.ones((2 * dy + 1, 2 * w + 1), np.uint8) for w, dy in tallest.items())
+    any_rows = occupied.any(axis=1)
+    first = np.where(any_rows, occupied.argmax(axis=1), -1)
+    last = np.where(any_rows, occupied.shape[1] - 1 - occupied[:, ::-1].argmax(axis=1), -1)
+    chunks: list[slice] = []
+    start = top = bottom = None
+    for t in np.flatnonzero(any_rows).tolist():
+        if start is not None:
+            new_top, new_bottom = min(top, first[t]), max(bottom, last[t])
+            if t - start < MAX_CHUNK_FRAMES and (new_bottom - new_top + 3) * (t - start + 1) <= CHUNK_ROWS:
+                top, bottom = new_top, new_bottom
+                continue
+            chunks.append(slice(start, t))
+        start, top, bottom = t, first[t], last[t]
+    if start is not None:
+        chunks.append(slice(start, len(occupied)))
+    return chunks
 
 
-def _dilate_disk(boundary: np.ndarray, radius: int) -> np.ndarray:
-    """Dilation of a 0/1 uint8 map by the disk of ``radius`` (union of rectangular dilations)."""
-    rectangles = _disk_rectangles(radius)
-    out = cv2.dilate(boundary, rectangles[0])
-    for kernel in rectangles[1:]:
-        cv2.bitwise_or(out, cv2.dilate(boundary, kernel), dst=out)
-    return out
+def _f_from_counts(n_pred: np.ndarray, n_gt: np.ndarray, pred_matched: np.ndarray,
+                   gt_matched: np.ndarray) -> np.ndarray:
+    """The toolkit's precision, recall and F per frame, degenerate cases included.
+
+    An empty prediction boundary has P = 1, an empty GT boundary R = 1; the matched counts are 0
+    whenever the other boundary is empty, so P = 0 / R = 0 there as the toolkit's table says. The
+    float64 operations are the toolkit's, in its order, so values are bit-identical.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(n_pred > 0, pred_matched / n_pred.astype(np.float64), 1.0)
+        recall = np.where(n_gt > 0, gt_matched / n_gt.astype(np.float64), 1.0)
+        total = precision + recall
+        return np.where(total == 0, 0.0, 2 * precision * recall / total)
 
 
-def _boundary_map(extended: np.ndarray) -> np.ndarray:
-    """``seg2bmap`` of a crop given with one extra row and column (the true or replicated neighbours)."""
-    here = extended[:-1, :-1]
-    east = cv2.bitwise_xor(here, extended[:-1, 1:])
-    south = cv2.bitwise_xor(here, extended[1:, :-1])
-    south_east = cv2.bitwise_xor(here, extended[1:, 1:])
-    return cv2.bitwise_or(cv2.bitwise_or(east, south), south_east)
+def _chunk_scores(gt: np.ndarray, pred: np.ndarray, occupied: np.ndarray, width: int,
+                  radius: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(J, F) per frame of packed (T, H, bytes) stacks, void already removed; F NaN when radius is None.
 
-
-def _union_box(gt: np.ndarray, pred: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Bounding box ``(y0, x0, y1, x1)`` (exclusive ends) of gt ∨ pred, or None when both are empty."""
-    gx, gy, gw, gh = cv2.boundingRect(gt)
-    px, py, pw, ph = cv2.boundingRect(pred)
-    if gw == 0 and pw == 0:
-        return None
-    boxes = [(gy, gx, gy + gh, gx + gw)] if gw else []
-    if pw:
-        boxes.append((py, px, py + ph, px + pw))
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes))
-
-
-def _f_from_counts(n_pred: int, n_gt: int, pred_matched: int, gt_matched: int) -> float:
-    """The toolkit's precision/recall/F including its degenerate cases."""
-    if n_pred == 0 and n_gt > 0:
-        precision, recall = 1.0, 0.0
-    elif n_pred > 0 and n_gt == 0:
-        precision, recall = 0.0, 1.0
-    elif n_pred == 0 and n_gt == 0:
-        precision, recall = 1.0, 1.0
-    else:
-        precision, recall = pred_matched / float(n_pred), gt_matched / float(n_gt)
-    if precision + recall == 0:
-        return 0.0
-    return 2 * precision * recall / (precision + recall)
-
-
-def _frame_scores(gt: np.ndarray, pred: np.ndarray, radius: int | None) -> tuple[float, float]:
-    """(J, F) of one frame from uint8 0/1 masks already multiplied by ¬void; F is NaN when radius is None."""
-    box = _union_box(gt, pred)
-    if box is None:
-        return 1.0, (1.0 if radius is not None else math.nan)
-    height, width = gt.shape
-    y0, x0, y1, x1 = box
-    top, left = max(y0 - 1, 0), max(x0 - 1, 0)
-    bottom, right = min(y1 + 1, height), min(x1 + 1, width)
-    gt_crop, pred_crop = gt[top:bottom, left:right], pred[top:bottom, left:right]
-    inter = cv2.countNonZero(cv2.bitwise_and(gt_crop, pred_crop))
-    union = cv2.countNonZero(cv2.bitwise_or(gt_crop, pred_crop))
-    j = inter / union
+    ``occupied`` (T, H) marks the rows with foreground in either mask. All frames share one crop: the
+    rows from one above the first occupied row (its pixels see that row to the south) to one below
+    the last (an empty row, whose "replicate" reading agrees with the real neighbour), and the
+    8-column bytes holding foreground plus one on the left (the west neighbour of the first column
+    is a boundary pixel).
+    """
+    frames, height, _ = gt.shape
+    rows = np.flatnonzero(occupied.any(axis=0))
+    top, bottom = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, height)
+    gt_bytes, pred_bytes = gt[:, top:bottom], pred[:, top:bottom]
+    used = np.flatnonzero(_any_along((gt_bytes, pred_bytes), axis=0))  # bytes, 8 per word
+    first, stop = max(int(used[0]) - 1, 0), int(used[-1]) + 1  # one byte of room on the left
+    guard = guard_words(radius or 0, 8 * ((stop - 1 - first) % 8) + 7)
+    ws = workspace()
+    planes = planes_from_bytes((gt_bytes, pred_bytes), first, stop, guard, ws)
+    gt_planes, pred_planes = planes[:frames], planes[frames:]
+    both = ws.get("both", gt_planes.shape)
+    inter = popcounts(np.bitwise_and(gt_planes, pred_planes, out=both))
+    union = popcounts(np.bitwise_or(gt_planes, pred_planes, out=both))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        j = np.where(union == 0, 1.0, inter / union)
     if radius is None:
-        return j, math.nan
-    # one neighbour row/column past the box; past the image edge seg2bmap behaves as "replicate"
-    pad_bottom, pad_right = (y1 + 1) - bottom, (x1 + 1) - right
-    if pad_bottom or pad_right:
-        gt_crop = cv2.copyMakeBorder(gt_crop, 0, pad_bottom, 0, pad_right, cv2.BORDER_REPLICATE)
-        pred_crop = cv2.copyMakeBorder(pred_crop, 0, pad_bottom, 0, pad_right, cv2.BORDER_REPLICATE)
-    gt_boundary, pred_boundary = _boundary_map(gt_crop), _boundary_map(pred_crop)
-    n_gt, n_pred = cv2.countNonZero(gt_boundary), cv2.countNonZero(pred_boundary)
-    if n_gt == 0 or n_pred == 0:
-        return j, _f_from_counts(n_pred, n_gt, 0, 0)
-    pred_matched = cv2.countNonZero(cv2.bitwise_and(pred_boundary, _dilate_disk(gt_boundary, radius)))
-    gt_matched = cv2.countNonZero(cv2.bitwise_and(gt_boundary, _dilate_disk(pred_boundary, radius)))
-    return j, _f_from_counts(n_pred, n_gt, pred_matched, gt_matched)
+        return j, np.full(frames, math.nan)
+    replicate_col = width - 1 - 8 * first if stop == gt.shape[-1] else None
+    boundaries = boundary_map(planes, replicate_col, guard, ws)
+    counts = popcounts(boundaries)
+    dilated = dilate_disk(boundaries, radius, ws)
+    matched = ws.get("matched", planes.shape)  # each boundary against the other's dilation
+    np.bitwise_and(boundaries[:frames], dilated[frames:], out=matched[:frames])
+    np.bitwise_and(boundaries[frames:], dilated[:frames], out=matched[frames:])
+    matched_counts = popcounts(matched)
+    return j, _f_from_counts(counts[frames:], counts[:frames], matched_counts[frames:], matched_counts[:frames])
 
 
-def _as_mask_stack(name: str, array: np.ndarray) -> np.ndarray:
-    """(T, H, W) C-contiguous uint8 0/1 view or copy of a mask array (any nonzero value is foreground)."""
+def _packed_stack(name: str, array: np.ndarray) -> np.ndarray:
+    """(T, H, ⌈W/8⌉) bit-packed copy of an (H, W) or (T, H, W) mask array (nonzero = foreground)."""
     array = np.asarray(array)
     if array.ndim not in (2, 3):
         raise ValueError(f"{name} must be (H, W) or (T, H, W), got shape {array.shape}")
-    if array.ndim == 2:
-        array = array[None]
-    if array.dtype != np.bool_:
-        array = array != 0
-    return np.ascontiguousarray(array).view(np.uint8)
+    if array.dtype != np.bool_ and not np.issubdtype(array.dtype, np.integer):
+        array = array != 0  # packbits takes any nonzero integer as 1, but no floats
+    return pack_rows(array if array.ndim == 3 else array[None])
 
 
 def jaccard_and_boundary(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | None = None,
@@ -164,22 +165,26 @@ def jaccard_and_boundary(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | No
     """Per-frame J and F (float64 arrays of length T) in one pass; F is all-NaN when ``bound_th`` is None.
 
     Accepts (H, W) or (T, H, W) masks of any dtype (nonzero = foreground) and an optional void mask of
-    the same shape. Computing both together shares the crop, which is why protocols call this.
+    the same shape. Computing both together shares the packing and the crop, which is why protocols
+    call this.
     """
     if np.shape(gt) != np.shape(pred):
         raise ValueError(f"gt {np.shape(gt)} and pred {np.shape(pred)} shapes differ")
-    gt8, pred8 = _as_mask_stack("gt", gt), _as_mask_stack("pred", pred)
+    gt_bytes, pred_bytes = _packed_stack("gt", gt), _packed_stack("pred", pred)
     if void is not None:
         if np.shape(void) != np.shape(gt):
             raise ValueError(f"void {np.shape(void)} and gt {np.shape(gt)} shapes differ")
-        keep = 1 - _as_mask_stack("void", void)
-        gt8, pred8 = gt8 & keep, pred8 & keep
-    frames, height, width = gt8.shape
+        keep = ~_packed_stack("void", void)
+        gt_bytes &= keep
+        pred_bytes &= keep
+    height, width = np.shape(gt)[-2:]
+    frames = len(gt_bytes)
     radius = None if bound_th is None else boundary_radius(height, width, bound_th)
-    j = np.empty(frames, np.float64)
-    f = np.empty(frames, np.float64)
-    for t in range(frames):
-        j[t], f[t] = _frame_scores(gt8[t], pred8[t], radius)
+    j = np.ones(frames, np.float64)  # frames empty on both sides keep J = F = 1 (F NaN without F)
+    f = np.full(frames, math.nan if radius is None else 1.0)
+    occupied = _any_along((gt_bytes, pred_bytes), axis=1).reshape(frames, height)
+    for chunk in _chunks(occupied):
+        j[chunk], f[chunk] = _chunk_scores(gt_bytes[chunk], pred_bytes[chunk], occupied[chunk], width, radius)
     return j, f
 
 

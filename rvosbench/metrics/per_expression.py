@@ -59,6 +59,6 @@ class PerExpression(RowEvaluator):
         return {
             "metrics": {"J&F": (j + f) / 2, "J": j, "F": f},
             "records": [dict(r) for r in rows],
-            "tables": {"per_video": grouped_means(rows, "video_id", self.metrics),
-                       "per_tag": grouped_means(rows, "tags", self.metrics)},
+            "tables": {"per_video": grouped_means(rows, "video_id", PerExpression.metrics),
+                       "per_tag": grouped_means(rows, "tags", PerExpression.metrics)},
         }

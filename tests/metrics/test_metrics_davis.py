@@ -147,6 +147,54 @@ def test_fast_equals_reference_at_davis_resolution():
     assert isinstance(boundary_f(gt[1], pred[1]), float)
 
 
+@pytest.mark.parametrize("height,width", [(9, 63), (9, 64), (9, 65), (7, 128), (5, 129), (40, 200)])
+def test_fast_equals_reference_across_word_boundaries(height, width):
+    """Widths around the 64-pixel word, objects ending on a word's last columns (no room for the
+    dilation's spill: guard words) and tolerances wider than half a word (several guard words)."""
+    rng = np.random.default_rng(width)
+    gt, pred = _random_masks(rng, 12, height, width)
+    gt[0], pred[0] = False, False
+    gt[0, :, width - 3:] = True                             # foreground up to the last column
+    pred[1, :, :2] = True                                   # and from the first one
+    for bound_th in (0.008, 2, 9, 33, 40):
+        j, f = jaccard_and_boundary(gt, pred, None, bound_th)
+        np.testing.assert_array_equal(j, ref.db_eval_iou(gt, pred))
+        np.testing.assert_array_equal(f, ref.db_eval_boundary(gt, pred, None, bound_th))
+
+
+def test_fast_equals_reference_over_long_videos_with_empty_and_moving_frames():
+    """Frames are scored in chunks that share a crop: empty frames between, objects that jump."""
+    rng = np.random.default_rng(3)
+    frames, height, width = 70, 60, 90
+    gt = np.zeros((frames, height, width), bool)
+    pred = np.zeros_like(gt)
+    for t in range(frames):
+        if t % 7 == 3:
+            continue                                        # both empty
+        y, x = (5 + 3 * t) % 50, (80 - 5 * t) % 80
+        gt[t, y:y + 9, x:x + 11] = True
+        pred[t] = np.roll(gt[t], (int(rng.integers(-3, 4)), int(rng.integers(-3, 4))), axis=(0, 1))
+        if t % 11 == 0:
+            pred[t] = False                                 # one side empty
+    pred[-1] = rng.random((height, width)) < 0.4            # a noisy full frame at the end
+    j, f = jaccard_and_boundary(gt, pred)
+    np.testing.assert_array_equal(j, ref.db_eval_iou(gt, pred))
+    np.testing.assert_array_equal(f, ref.db_eval_boundary(gt, pred))
+    j, f = jaccard_and_boundary(gt.astype(np.uint8) * 255, pred.astype(np.int32) * 3, bound_th=None)
+    np.testing.assert_array_equal(j, ref.db_eval_iou(gt, pred))
+    assert np.isnan(f).all()
+
+
+def test_disk_staircase_is_the_disk():
+    from rvosbench.metrics.bitplanes import disk_staircase
+
+    for radius in (1, 2, 5, 8, 12, 40):
+        covered = np.zeros((2 * radius + 1, 2 * radius + 1), bool)
+        for half_height, half_width in disk_staircase(radius):
+            covered[radius - half_height:radius + half_height + 1, radius - half_width:radius + half_width + 1] = True
+        np.testing.assert_array_equal(covered, ref.skimage_disk(radius).astype(bool))
+
+
 def test_reference_equals_brute_force_definition():
     rng = np.random.default_rng(11)
     for trial in range(40):

@@ -34,9 +34,12 @@ def save_png(path, array, palette=False):
     image.save(path)
 
 
+PER_EXPRESSION_LAYOUT = ("per_expression", "mevis_v2", "revos")
+
+
 def write_native(protocol, samples, folder, empty=False):
     """Predictions in the benchmark's native layout from the ground truth (or all empty)."""
-    if protocol == "per_expression":
+    if protocol in PER_EXPRESSION_LAYOUT:
         for s in samples:
             for frame, mask in zip(s.frame_names, s.masks()):
                 save_png(folder / s.video_id / s.exp_id / f"{frame}.png", (mask & (not empty)) * 255)
@@ -68,10 +71,16 @@ def write_native(protocol, samples, folder, empty=False):
 
 def empty_prediction_value(protocol, samples):
     """The score of all-empty predictions, derived from the GT alone."""
-    if protocol == "per_expression":
+    if protocol in PER_EXPRESSION_LAYOUT:
         fractions = [np.mean([not m.any() for m in s.masks([i for i, a in enumerate(s.annotated) if a])])
                      for s in samples]
-        return {"J": np.mean(fractions), "F": np.mean(fractions)}
+        if protocol != "revos":
+            return {"J": np.mean(fractions), "F": np.mean(fractions)}
+        # ReVOS: per-expression percentages rounded to 2 decimals, referring and reasoning averaged
+        groups = [[round(100 * np.float64(x), 2) for x, s in zip(fractions, samples) if s.meta["type_id"] == t]
+                  for t in (0, 1)]
+        value = np.mean([np.mean(g) for g in groups]) / 100
+        return {"J": value, "F": value}
     if protocol == "ref_davis_u4":
         per_run = {}
         for s in samples:

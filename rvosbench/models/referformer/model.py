@@ -75,7 +75,8 @@ class ReferFormer(QueryRVOSModel):
         mask_dim: channels of the mask features (256, the authors' default).
         controller_layers, dynamic_mask_channels: dynamic mask head (3 layers, 8 channels).
         rel_coord: concatenate the relative coordinates to the mask features (True).
-        dropout: transformer and FPN dropout (0.1). aux_loss: losses on every decoder layer.
+        dropout: dropout of the transformer, the FPN's blocks and the text resizer (0.1: the authors fix the
+            last two at 0.1 and default the first to it). aux_loss: losses on every decoder layer.
         fusion_heads: heads of the early fusion and of the FPN's blocks (8, fixed in the authors' code).
         loss: weights of the shared set criterion.
     """
@@ -123,9 +124,9 @@ class ReferFormer(QueryRVOSModel):
         nn.init.constant_(self.bbox_embed[0].layers[-1].bias[2:], -2.0)
         self.transformer.decoder.bbox_embed = self.bbox_embed  # box refinement (shared: same keys as theirs)
 
-        self.resizer = FeatureResizer(self.text_encoder.channels, C, dropout=0.1)
+        self.resizer = FeatureResizer(self.text_encoder.channels, C, dropout=dropout)
         self.fusion_module = VisionLanguageFusionModule(C, fusion_heads)
-        self.pixel_decoder = CrossModalFPNDecoder([channels[0]] + 3 * [C], C, mask_dim, ffn_dim, fusion_heads)
+        self.pixel_decoder = CrossModalFPNDecoder([channels[0]] + 3 * [C], C, mask_dim, ffn_dim, fusion_heads, dropout)
 
         self.weight_nums, self.bias_nums = dynamic_weight_sizes(mask_dim + (2 if rel_coord else 0),
                                                                 dynamic_mask_channels, controller_layers)

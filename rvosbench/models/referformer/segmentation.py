@@ -118,10 +118,11 @@ class CrossModalFPNDecoder(nn.Module):
         feature_channels: input channels, fine to coarse (backbone stride-4 channels, then C, C, C).
         conv_dim: FPN width (the model's C). mask_dim: output channels (the authors' default 256).
         dim_feedforward: FFN width of the vision-language blocks. nhead: their heads (8).
+        dropout: their dropout (0.1, fixed in the authors' code).
     """
 
     def __init__(self, feature_channels: list[int], conv_dim: int, mask_dim: int, dim_feedforward: int = 2048,
-                 nhead: int = 8):
+                 nhead: int = 8, dropout: float = 0.1):
         super().__init__()
         self.feature_channels = list(feature_channels)
         for stage, in_channels in enumerate(self.feature_channels, start=1):
@@ -137,7 +138,8 @@ class CrossModalFPNDecoder(nn.Module):
         self.mask_features = nn.Conv2d(conv_dim, mask_dim, kernel_size=3, padding=1)
         c2_xavier_fill(self.mask_features)
         for stage, sr_ratio in enumerate(SR_RATIOS[: len(self.feature_channels)], start=1):
-            block = VisionLanguageBlock(conv_dim, nhead, dim_feedforward=dim_feedforward, sr_ratio=sr_ratio)
+            block = VisionLanguageBlock(conv_dim, nhead, dim_feedforward=dim_feedforward, dropout=dropout,
+                                        sr_ratio=sr_ratio)
             for param in block.parameters():
                 if param.dim() > 1:
                     nn.init.xavier_uniform_(param)
