@@ -1,8 +1,9 @@
 """``rvosbench bench WHAT ...``: slow measurements, each owned by its package.
 
 ``bench metrics`` (J/F speed vs the official toolkit), ``bench scoring`` (``rvosbench eval`` with 1 vs N
-worker processes), ``bench data`` (frame decoding), ``bench model``
-(params, FLOPs, latency, memory of a card) and ``bench attention`` (coupled vs decoupled cost over T).
+worker processes), ``bench data`` (frame decoding), ``bench model`` (params, FLOPs, latency, memory of a
+card), ``bench attention`` (coupled vs decoupled cost over T) and ``bench variants`` (what each ProxyFormer
+variant changes: parameters, FLOPs, paths).
 Each target is a module exposing ``main(argv) -> int``; this command only dispatches, so the packages
 stay independent.
 """
@@ -19,6 +20,7 @@ TARGETS = {
     "data": "rvosbench.data.speed",
     "model": "rvosbench.models.speed",
     "attention": "rvosbench.models.speed_attention",
+    "variants": "rvosbench.models.variant_table",
 }
 
 

@@ -31,8 +31,10 @@ def add_parser(subparsers, name: str, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rvosbench.engine.catalog import load_catalog  # heavy imports only when the command runs
-    from rvosbench.engine.offline_eval import run_offline_eval
+    from rvosbench.engine.offline_eval import default_workers, run_offline_eval
+    from rvosbench.engine.scoring import start_early
 
+    start_early(default_workers(args.workers))  # the scoring workers' imports overlap with loading the catalog
     load_catalog(args.plugin)
     result = run_offline_eval(args.benchmark, args.predictions, name=args.name, split=args.split, root=args.root,
                               out=args.out, store=args.store, workers=args.workers,

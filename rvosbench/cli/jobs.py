@@ -55,7 +55,8 @@ def job_groups(plan: Plan, only: str | None, jobs: int) -> list[list[str]]:
 def job_command(args: argparse.Namespace, cells: Sequence[str]) -> list[str]:
     """One job's command line: the same study and overrides, restricted to ``cells``."""
     command = [sys.executable, "-m", "rvosbench", "run", args.config, "--store", args.store, "--baselines", "none",
-               "--no-report", "--job", "--only", ",".join(literal_pattern(c) for c in cells)]
+               "--no-report", "--job", "--only", ",".join(literal_pattern(c) for c in cells),
+               "--eval-workers", str(args.eval_workers)]
     if args.overrides:
         command += ["--set", *args.overrides]
     for plugin in args.plugin:

@@ -34,6 +34,7 @@ COMMANDS = {
     "data": "data_cmd",
     "bench": "bench_cmd",
     "predict": "predict_cmd",
+    "claims": "claims_cmd",
     "convert": "convert_cmd",
 }
 

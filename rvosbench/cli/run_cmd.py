@@ -40,6 +40,10 @@ def add_parser(subparsers, name: str, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("RVOSBENCH_JOBS", "1")), metavar="J",
                         help="train J (variant, seed) cells at once, each in its own process with cores/J threads; "
                              "the faster choice on CPU, where --nproc pays little (default: $RVOSBENCH_JOBS or 1)")
+    parser.add_argument("--eval-workers", type=int, default=int(os.environ.get("RVOSBENCH_EVAL_WORKERS", "1")),
+                        metavar="N", help="processes scoring predictions, this one included: each finished video is "
+                                          "scored while the next is predicted; results do not depend on it "
+                                          "(default: $RVOSBENCH_EVAL_WORKERS or 1)")
     parser.add_argument("--job", action="store_true", help=argparse.SUPPRESS)  # a process of --jobs: no table
     parser.set_defaults(handler=run)
 
@@ -82,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from rvosbench.engine.catalog import load_catalog
     from rvosbench.engine.distributed import shutdown_distributed
     from rvosbench.engine.runner import run_study
+    from rvosbench.engine.scoring import start_early
 
     from rvosbench.core.validate import check_plan
 
@@ -102,10 +107,13 @@ def run(args: argparse.Namespace) -> int:
         # one thread per process unless the user chose otherwise (torchrun would say the same)
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "RVOSBENCH_NPROC": "1"}
         return subprocess.run(torchrun_command(args), env=env).returncode
+    if int(os.environ.get("RANK", "0")) == 0:  # rank 0 scores (engine.evaluation)
+        start_early(args.eval_workers)  # its scoring workers are ready when the first evaluation starts
     names = [] if args.baselines.strip().lower() == "none" else \
         [n.strip() for n in args.baselines.split(",") if n.strip()]
     try:
-        outcome = run_study(plan, args.store, args.only, baselines=names, table=not args.job)
+        outcome = run_study(plan, args.store, args.only, baselines=names, table=not args.job,
+                            eval_workers=args.eval_workers)
     finally:
         shutdown_distributed()
     if outcome.table and not args.no_report:  # the table exists on rank 0 of the process that prints it

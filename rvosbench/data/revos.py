@@ -42,7 +42,7 @@ class ForegroundDict(MaskDict):
 
 @BENCHMARKS.register_module("revos")
 class ReVOS(MeViS):
-    """ReVOS: referring / reasoning expressions, J, F, J&F, A and R as VISA's ``tools/eval_revos.py``."""
+    """ReVOS: referring / reasoning expressions, J, F, J&F, A and R as VISA's tools/eval_revos.py computes them."""
 
     name = "revos"
     splits = ("train", "valid")

@@ -1,25 +1,41 @@
-"""Trivial baselines that ignore the sentence: what a model must clearly beat to show it learned.
+"""Reference predictors: what a model must clearly beat, and what each expression type is worth to a
+predictor that ignores what the type tests.
 
 They are predictors (sample → Prediction) scored by the same evaluation loop and protocol as the
-trained models, so their numbers are comparable:
+trained models, and stored beside every study like its cells, with per-sample records (and their
+expression-type tags), so reports can draw them in every breakdown:
 
 * ``empty``: no object in any frame;
 * ``whole_frame``: every pixel is the object;
 * ``biggest_moving``: per frame, the largest connected region that differs from the video's
   temporal-median background (a static camera's moving-object detector; the median of the frames is
   the background where objects move, and the difference above ``threshold`` grey levels is motion).
-  On ``synth`` the referred object moves among other moving shapes, so this is the strongest guess
-  without the sentence.
+  It ignores the sentence;
+* ``colour_word``: the pixels nearest the first colour word of the sentence (``synth``'s palette),
+  in every frame. It ignores every word but one, and time: what "segment every object of the named
+  colour" scores;
+* ``single_frame``: the time-blind reader of ``synth`` (:mod:`rvosbench.data.synth.reading`): each
+  frame on its own, read perfectly from the ground truth, every object the sentence could mean there.
+  It ignores time only. Benchmarks without that reader (the real ones) skip it.
+
+A reference that does not apply to a benchmark gives no predictor for it and is left out, never
+scored as something else.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
 from rvosbench.core.errors import ConfigError, did_you_mean
 from rvosbench.core.types import Prediction, Sample
+from rvosbench.data.synth.vocab import COLOURS
+
+Predictor = Callable[[Sample], Prediction]
 
 
 def empty(sample: Sample) -> Prediction:
@@ -47,15 +63,63 @@ def biggest_moving(sample: Sample, threshold: float = 30.0) -> Prediction:
     return Prediction(masks=masks)
 
 
-BASELINES: dict[str, Callable[[Sample], Prediction]] = {
-    "empty": empty,
-    "whole_frame": whole_frame,
-    "biggest_moving": biggest_moving,
-}
+COLOUR_WORD = re.compile(r"\b(" + "|".join(COLOURS) + r")\b")
+MIN_SATURATION = 60.0  # max - min over RGB: synth's backgrounds stay below ~40, its object colours above 130
+MAX_DISTANCE = 100.0  # RGB distance to the named colour (JPEG and shading stay within it on synth)
 
 
-def baseline(name: str) -> Callable[[Sample], Prediction]:
+def colour_word(sample: Sample) -> Prediction:
+    """Pixels whose nearest palette colour is the sentence's first colour word, saturated and close to it
+    (IoU 0.93 with the object on synth's appearance expressions)."""
+    frames = sample.frames().astype(np.float32)
+    match = COLOUR_WORD.search(sample.text)
+    if match is None:
+        return empty(sample)
+    names = list(COLOURS)
+    palette = np.array([COLOURS[n] for n in names], dtype=np.float32)
+    nearest = np.argmin(((frames[..., None, :] - palette) ** 2).sum(-1), axis=-1)
+    saturated = frames.max(-1) - frames.min(-1) >= MIN_SATURATION
+    index = names.index(match.group(1))
+    close = np.sqrt(((frames - palette[index]) ** 2).sum(-1)) < MAX_DISTANCE
+    return Prediction(masks=(nearest == index) & saturated & close)
+
+
+def single_frame(bench: Any) -> Predictor | None:
+    """The benchmark's time-blind reader, if it has one (``synth``)."""
+    reader = getattr(bench, "time_blind_masks", None)
+    if reader is None:
+        return None
+    return lambda sample: Prediction(masks=reader(sample))
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference predictor: ``predictor(bench)`` gives its predictor for a benchmark, or None when it
+    does not apply there; ``ignores`` says what it leaves out (for tables and docs)."""
+
+    name: str
+    ignores: str
+    build: Callable[[Any], Predictor | None]
+
+    def predictor(self, bench: Any) -> Predictor | None:
+        return self.build(bench)
+
+
+def _always(predict: Predictor) -> Callable[[Any], Predictor]:
+    return lambda _bench: predict
+
+
+BASELINES: dict[str, Reference] = {ref.name: ref for ref in (
+    Reference("empty", "everything", _always(empty)),
+    Reference("whole_frame", "everything", _always(whole_frame)),
+    Reference("biggest_moving", "the sentence", _always(biggest_moving)),
+    Reference("colour_word", "every word but the first colour word, and time", _always(colour_word)),
+    Reference("single_frame", "time (reads each frame alone, from the ground truth)", single_frame),
+)}
+
+
+def baseline(name: str) -> Reference:
     if name not in BASELINES:
-        raise ConfigError(f"unknown trivial baseline '{name}'", where="--baselines",
+        raise ConfigError(f"unknown reference predictor '{name}'", where="--baselines",
                           hint=did_you_mean(name, BASELINES))
     return BASELINES[name]

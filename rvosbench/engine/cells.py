@@ -21,12 +21,14 @@ from rvosbench.core.errors import ConfigError
 from rvosbench.core.plan import Cell, Plan
 from rvosbench.core.registry import PROTOCOLS
 from rvosbench.core.store import portable, store_key, summary_record
-from rvosbench.engine.cost import count_params, peak_memory_mb, reset_peak_memory, scaling_points, window_flops
+from rvosbench.engine.cost import scaling_points, window_flops
 from rvosbench.engine.evaluation import EvalResult, ModelPredictor, run_evaluation
 from rvosbench.engine.provenance import environment
+from rvosbench.engine.scoring import VideoScorer
 from rvosbench.engine.session import RunSession, eval_transform, format_seconds, metric_line, partial_notes
 from rvosbench.engine.settings import EvalSettings
 from rvosbench.engine.training import Trained
+from rvosbench.models.costs import count_params, peak_memory_mb, reset_peak_memory
 
 WORK_PREFIX = ".work-"  # a cell's files written while it is evaluated (saved predictions)
 
@@ -85,12 +87,15 @@ class EvaluationStage:
             reset_peak_memory(session.ctx.device)
             writer = self._prediction_writer(cell_dir, bench) if settings.save_predictions and session.is_main else None
             try:
-                result = run_evaluation(predictor, samples, evaluator, session.ctx, desc=label, strips=settings.strips,
-                                        strip_frames=settings.strip_frames, strip_metric=bench.metrics[0], sink=writer)
+                workers = session.eval_workers if session.is_main else 1  # rank 0 scores what all ranks predict
+                with VideoScorer(bench, cell.config["benchmark"], workers) as scorer:
+                    result = run_evaluation(predictor, samples, evaluator, session.ctx, desc=label,
+                                            strips=settings.strips, strip_frames=settings.strip_frames,
+                                            strip_metric=bench.metrics[0], sink=writer, scorer=scorer)
             finally:
                 if writer is not None:
                     writer.__exit__(*sys.exc_info())
-            cost = {"params": count_params(model), "latency_ms": None, "peak_mem_mb": peak_memory_mb(session.ctx.device)}
+            cost = {"params": count_params(model)["total"], "latency_ms": None, "peak_mem_mb": peak_memory_mb(session.ctx.device)}
             if settings.measure_cost and samples:
                 cost.update(window_flops(model, transform, samples[0], settings.window, session.ctx.device))
             scaling = scaling_points(model, transform, samples[: settings.scaling_limit],

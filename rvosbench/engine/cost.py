@@ -1,10 +1,10 @@
 """What a model costs, measured inside an evaluation cell (``summary.json`` ``cost`` and the study's
-``cost.jsonl`` / ``scaling.jsonl``, which the reports plot).
+``cost.jsonl`` / ``scaling.jsonl``, which the reports plot). The counting itself is
+:mod:`rvosbench.models.costs`'s, the same as ``rvosbench bench``'s:
 
 * ``params``: every parameter, frozen encoders included (what must be loaded to run the model);
-* ``flops``: floating-point operations of one inference window of the benchmark's first sample, counted
-  by ``torch.utils.flop_counter.FlopCounterMode`` (matmuls, convolutions and attention; element-wise
-  ops are not counted, as usual for FLOPs tables), with that window's ``frames`` and input ``size``;
+* ``flops``: floating-point operations of one inference window of the benchmark's first sample
+  (:func:`~rvosbench.models.costs.count_flops`), with that window's ``frames`` and input ``size``;
 * ``latency_ms``: milliseconds per frame of ``predict`` over the whole split (the evaluation timings);
 * ``peak_mem_mb``: peak accelerator memory during the evaluation; ``None`` on CPU, where PyTorch keeps
   no per-model allocation count (``rvosbench bench model`` measures CPU memory separately).
@@ -16,16 +16,12 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from rvosbench.core.types import Sample
 from rvosbench.data.clips import video_windows
 from rvosbench.engine.distributed import DistContext
 from rvosbench.engine.evaluation import ModelPredictor, run_evaluation
-
-
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+from rvosbench.models.costs import count_flops, peak_memory_mb, reset_peak_memory
 
 
 def window_flops(model: nn.Module, transform: Callable, sample: Sample, window: int | None,
@@ -36,26 +32,14 @@ def window_flops(model: nn.Module, transform: Callable, sample: Sample, window: 
     module's input under ``no_grad`` raises inside torch); ``flops`` is then ``None``.
     """
     first = next(video_windows(sample, transform, window))
-    counter = FlopCounterMode(display=False)
     model.eval()
     try:
-        with torch.no_grad(), counter:
-            model.predict(first.frames.to(device), sample.text, tuple(sample.orig_size))
-        flops: int | None = int(counter.get_total_flops())
+        with torch.no_grad():
+            flops: int | None = count_flops(lambda: model.predict(first.frames.to(device), sample.text,
+                                                                  tuple(sample.orig_size)))
     except (AssertionError, RuntimeError):
         flops = None
     return {"flops": flops, "frames": len(first.indices), "size": list(first.frames.shape[-2:])}
-
-
-def reset_peak_memory(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-
-
-def peak_memory_mb(device: torch.device) -> float | None:
-    if device.type == "cuda":
-        return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
-    return None
 
 
 def scaling_points(model: nn.Module, transform: Callable, samples: Sequence[Sample], make_evaluator: Callable[[], Any],

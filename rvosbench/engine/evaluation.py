@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ from tqdm import tqdm
 from rvosbench.core.types import Prediction, Sample
 from rvosbench.data.clips import video_windows
 from rvosbench.engine.distributed import DistContext, bar_position, shard_by_group
+from rvosbench.engine.scoring import Samples, VideoScorer
 
 Predictor = Callable[[Sample], Prediction]
 # called on rank 0 with every (sample, prediction), e.g. to write masks in the benchmark's layout
@@ -199,21 +201,67 @@ def _predictions(predictor: Predictor, samples: Sequence[Sample], ctx: DistConte
         bar.close()
 
 
+def _score_predictions(evaluator: Any, samples: Samples, uids: list[str], packed: list[dict[str, Any]]) -> list[Any]:
+    """A scoring task (:mod:`rvosbench.engine.scoring`): one video's bit-packed predictions, in sample order."""
+    return [evaluator.process(samples.by_uid[uid], _unpack(value)) for uid, value in zip(uids, packed)]
+
+
+class _VideoHandOff:
+    """Hands each finished video's predictions to a :class:`VideoScorer` and merges what comes back in order.
+
+    Strips are offered in sample order once a video's records are back (from the bit-packed copy kept
+    meanwhile), so the kept strips are those of a single-process run too.
+    """
+
+    def __init__(self, scorer: VideoScorer, evaluator: Any, keeper: StripKeeper):
+        self.scorer, self.evaluator, self.keeper = scorer, evaluator, keeper
+        self._video: list[tuple[Sample, dict[str, Any]]] = []
+        self._handed: deque[list[tuple[Sample, dict[str, Any]]]] = deque()
+
+    def add(self, sample: Sample, prediction: Prediction) -> None:
+        if self._video and self._video[-1][0].video_id != sample.video_id:
+            self.flush()
+        self._video.append((sample, _pack(prediction)))
+
+    def flush(self) -> None:
+        if self._video:
+            self.scorer.submit(_score_predictions, [s.uid for s, _ in self._video], [p for _, p in self._video])
+            self._handed.append(self._video)
+            self._video = []
+        self.collect()
+
+    def collect(self, wait: bool = False) -> None:
+        for records, state in self.scorer.results(wait):
+            self.evaluator.merge([state])
+            for (sample, packed), record in zip(self._handed.popleft(), records):
+                self.keeper.offer(sample, _unpack(packed), record)
+
+
 def run_evaluation(predictor: Predictor, samples: Sequence[Sample], evaluator: Any, ctx: DistContext | None = None,
                    *, desc: str = "eval", strips: int = 0, strip_frames: int = 6, strip_metric: str = "J&F",
-                   sink: PredictionSink | None = None) -> EvalResult | None:
-    """Predict ``samples`` and score them with ``evaluator``; the result on rank 0, None elsewhere."""
+                   sink: PredictionSink | None = None, scorer: VideoScorer | None = None) -> EvalResult | None:
+    """Predict ``samples`` and score them with ``evaluator``; the result on rank 0, None elsewhere.
+
+    With a ``scorer`` of more than one worker, each finished video is scored by it (in worker processes
+    while the next video is predicted) and merged back in order; the result is the same.
+    """
     ctx = ctx or DistContext()
     evaluator.reset()
     keeper = StripKeeper(strips, strip_frames, strip_metric)
+    hand_off = _VideoHandOff(scorer, evaluator, keeper) if scorer is not None and scorer.workers > 1 else None
     latency: dict[str, float] = {}
     started = time.perf_counter()
     for index, prediction in _predictions(predictor, samples, ctx, desc, latency):
         sample = samples[index]
-        record = evaluator.process(sample, prediction)
-        keeper.offer(sample, prediction, record)
+        if hand_off is not None:
+            hand_off.add(sample, prediction)
+        else:
+            keeper.offer(sample, prediction, evaluator.process(sample, prediction))
         if sink is not None:
             sink(sample, prediction)
+    if hand_off is not None:
+        hand_off.flush()
+        hand_off.collect(wait=True)
     if not ctx.is_main:
         return None
     wall = time.perf_counter() - started

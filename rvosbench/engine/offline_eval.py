@@ -5,24 +5,21 @@ The native layouts are read by :mod:`rvosbench.metrics.prediction_files`, next t
 produce them (docs/metrics.md).
 
 Any missing, extra or mis-sized prediction file is named in one PredictionError line before anything
-is scored. Per-expression and Ref-DAVIS scoring runs over groups of whole videos in worker processes
-(``Evaluator.state``/``merge``); the merged result equals a single-process run. Results go to
+is scored. Videos are scored in this process and ``--workers - 1`` worker processes, each task one
+whole video (:mod:`rvosbench.engine.scoring`); the merged result equals a single-process run. Results go to
 ``--out`` (``summary.json``, ``samples.jsonl``, ``tables.json``) and, with ``--name``, into the result
 store as an ``external`` cell (indexed like a trained model's).
 """
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -35,6 +32,7 @@ from rvosbench.core.types import Prediction, Sample
 from rvosbench.core.atomic import atomic_write_text, jsonl_text
 from rvosbench.core.store import ResultStore, store_key, summary_record
 from rvosbench.engine.provenance import environment
+from rvosbench.engine.scoring import Samples, VideoScorer, start_early
 from rvosbench.engine.session import partial_notes, with_data_notes
 from rvosbench.metrics.a2d import image_id, top_detection
 from rvosbench.metrics.common import annotated_indices
@@ -91,24 +89,31 @@ def score_videos(protocol: str, evaluator: Any, samples: Sequence[Sample], files
             evaluator.process(sample, Prediction(masks))
 
 
+def default_workers(workers: int | None) -> int:
+    """``--workers``, by default up to 4 (scoring scales with cores; more mostly adds memory)."""
+    return workers or min(4, os.cpu_count() or 1)
+
+
 def _videos(samples: Sequence[Sample]) -> list[str]:
     return list(dict.fromkeys(s.video_id for s in samples))
 
 
-def _score_shard(config: dict[str, Any], protocol: str, predictions: str, prefix: str, videos: list[str]) -> Any:
-    """Worker: rebuild the benchmark, score the given videos, return the evaluator's state."""
-    cv2.setNumThreads(1)
-    keep = set(videos)
-    samples = [s for s in build(config).sample_list() if s.video_id in keep]
-    evaluator = PROTOCOLS.build_from({"type": protocol})
-    evaluator.reset()
-    score_videos(protocol, evaluator, samples, PredictionFiles(predictions), prefix)
-    return evaluator.state()
+#: prediction folders/zips being scored, listed once per process (a worker lives for one evaluation)
+_open_files: dict[str, PredictionFiles] = {}
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def _prediction_files(path: str) -> PredictionFiles:
+    if path not in _open_files:
+        _open_files[path] = PredictionFiles(path)
+    return _open_files[path]
+
+
+def _score_video_files(evaluator: Any, samples: Samples, protocol: str, predictions: str, prefix: str,
+                       video: str, position: int) -> int:
+    """A scoring task (:mod:`rvosbench.engine.scoring`): one video's prediction files into ``evaluator``;
+    returns the video's position, by which its state is merged."""
+    score_videos(protocol, evaluator, samples.by_video[video], _prediction_files(predictions), prefix)
+    return position
 
 
 # -- A2D / JHMDB ------------------------------------------------------------------------------
@@ -156,8 +161,12 @@ class OfflineResult:
 
 
 def evaluate_predictions(bench: Any, config: dict[str, Any], predictions: str | Path, *,
-                         workers: int | None = None) -> dict[str, Any]:
-    """Score ``predictions`` against ``bench`` (built from ``config``, which workers rebuild it from)."""
+                         workers: int | None = None, usage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Score ``predictions`` against ``bench`` (built from ``config``, which workers rebuild it from).
+
+    ``usage``, when given, receives ``processes`` and ``cpu_s`` (CPU seconds of scoring per process,
+    this one first): with the wall time it tells scaling apart from a machine busy with other work.
+    """
     protocol = bench.protocol
     evaluator = PROTOCOLS.build_from({"type": protocol})
     evaluator.reset()
@@ -170,29 +179,36 @@ def evaluate_predictions(bench: Any, config: dict[str, Any], predictions: str | 
     prefix = files.find_prefix(required) if protocol != "ref_davis_u4" else ""
     check_files(files, prefix, required, allowed)
     videos = _videos(samples)
-    workers = max(1, min(workers or min(4, os.cpu_count() or 1), len(videos)))
+    workers = max(1, min(default_workers(workers), len(videos)))
     bar = tqdm(total=len(videos), desc=f"scoring {config.get('name')}", unit="video", mininterval=1.0, leave=False)
-    with bar:
-        if workers == 1:
-            by_video: dict[str, list[Sample]] = defaultdict(list)
-            for sample in samples:
-                by_video[sample.video_id].append(sample)
-            for video in videos:
-                score_videos(protocol, evaluator, by_video[video], files, prefix)
-                bar.update(1)
-        else:
-            size = max(1, min(16, len(videos) // (4 * workers) or 1))
-            context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                chunks = list(_chunks(videos, size))
-                futures = [pool.submit(_score_shard, dict(config), protocol, str(predictions), prefix, chunk)
-                           for chunk in chunks]
-                states = []
-                for chunk, future in zip(chunks, futures):
-                    states.append(future.result())
-                    bar.update(len(chunk))
-            evaluator.merge(states)
+    _open_files[str(predictions)] = files  # the tasks scored in this process reuse the listing
+    by_video: dict[str, list[Sample]] = defaultdict(list)
+    for sample in samples:
+        by_video[sample.video_id].append(sample)
+    # longest videos first, so that the last tasks are short and no process waits long at the end;
+    # the states are merged back in video order
+    order = sorted(range(len(videos)), key=lambda k: -sum(s.num_frames for s in by_video[videos[k]]))
+    states: dict[int, Any] = {}
+    try:
+        with bar, VideoScorer(bench, config, workers) as scorer:
+            for position in order:
+                scorer.submit(_score_video_files, protocol, str(predictions), prefix, videos[position], position)
+                bar.update(_collect(states, scorer.results()))
+            bar.update(_collect(states, scorer.results(wait=True)))
+        if usage is not None:
+            own = scorer.cpu_seconds.pop(os.getpid(), 0.0)
+            usage.update(processes=workers, cpu_s=[round(own, 3), *(round(v, 3) for v in scorer.cpu_seconds.values())])
+    finally:
+        _open_files.pop(str(predictions), None)
+    evaluator.merge([states[position] for position in range(len(videos))])
     return evaluator.evaluate()
+
+
+def _collect(states: dict[int, Any], results: Iterator[tuple[int, Any]]) -> int:
+    """Keep finished tasks' states by video position; how many there were."""
+    count = len(states)
+    states.update(results)
+    return len(states) - count
 
 
 def validate_only(bench: Any, config: Mapping[str, Any], predictions: Path) -> int:
@@ -230,7 +246,8 @@ def check_name_free(store: ResultStore, name: str, benchmark: str, split: str, o
 
 def run_offline_eval(spec: str, predictions: str | Path, *, name: str | None = None, split: str | None = None,
                      root: str | None = None, out: str | Path | None = None, store: str | Path = "runs",
-                     workers: int | None = None, overwrite: bool = False) -> OfflineResult:
+                     workers: int | None = None, overwrite: bool = False,
+                     usage: dict[str, Any] | None = None) -> OfflineResult:
     """``rvosbench eval``: score, write records + summary, optionally register under ``name``.
 
     A ``name`` that already has a result on the benchmark is refused before anything is scored, unless
@@ -238,6 +255,7 @@ def run_offline_eval(spec: str, predictions: str | Path, *, name: str | None = N
     cell is deleted), it is never averaged with it.
     """
     config = benchmark_config(spec, split, root)
+    start_early(default_workers(workers))
     bench_name, split_name = str(config.get("name")), str(config["split"])
     result_store = ResultStore(store) if name else None
     if result_store is not None:
@@ -247,7 +265,7 @@ def run_offline_eval(spec: str, predictions: str | Path, *, name: str | None = N
     if not bench.ground_truth:
         count = validate_only(bench, config, predictions)
         return OfflineResult(bench_name, split_name, {}, [], {}, None, None, tuple(bench.metrics), validated_only=count)
-    output = evaluate_predictions(bench, config, predictions, workers=workers)
+    output = evaluate_predictions(bench, config, predictions, workers=workers, usage=usage)
     evaluator_version = str(getattr(PROTOCOLS.get(bench.protocol), "metric_version", "1"))
     files_digest = file_sha256(predictions) if bench.protocol == "a2d" else PredictionFiles(predictions).digest()
     label = name or predictions.name

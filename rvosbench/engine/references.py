@@ -37,8 +37,10 @@ def score_references(session: RunSession, plan: Plan, names: Sequence[str]) -> l
             continue
         settings = EvalSettings.from_config(cell.config.get("eval"))
         for name in names:
-            summary = _score(session, plan, name, predictors.baseline(name), bench, cell.config["benchmark"],
-                             cell.benchmark, settings)
+            predictor = predictors.baseline(name).predictor(bench)
+            if predictor is None:  # e.g. the time-blind reader exists for synth only
+                continue
+            summary = _score(session, plan, name, predictor, bench, cell.config["benchmark"], cell.benchmark, settings)
             if summary is not None:
                 results.append(summary)
     return results

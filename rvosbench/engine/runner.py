@@ -52,10 +52,10 @@ class StudyRunner:
 
     def __init__(self, plan: Plan, store: str | Path = "runs", only: str | None = None,
                  ctx: DistContext | None = None, echo: Callable[[str], None] | None = None,
-                 baselines: Sequence[str] = tuple(predictors.BASELINES), table: bool = True):
+                 baselines: Sequence[str] = tuple(predictors.BASELINES), table: bool = True, eval_workers: int = 1):
         self.plan = plan
         self.selected = plan.filtered(only)
-        self.session = RunSession(store, ctx, echo)
+        self.session = RunSession(store, ctx, echo, eval_workers)
         self.baseline_names = list(baselines)
         self.print_table = table  # off in the jobs of ``run --jobs``: their caller prints the whole table
         self.training = TrainingStage(self.session, plan)

@@ -90,8 +90,10 @@ class _NoLock:
 class RunSession:
     """One process's view of a run: store, ranks, benchmark cache, output."""
 
-    def __init__(self, store: str | Path, ctx: DistContext | None = None, echo: Callable[[str], None] | None = None):
+    def __init__(self, store: str | Path, ctx: DistContext | None = None, echo: Callable[[str], None] | None = None,
+                 eval_workers: int = 1):
         self.store = ResultStore(store)
+        self.eval_workers = eval_workers  # processes scoring predictions (engine.scoring); results do not depend on it
         self.ctx = ctx or init_distributed()
         self._echo = echo or tqdm.write
         self._benchmarks: dict[str, Any] = {}

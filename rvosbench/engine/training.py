@@ -26,7 +26,7 @@ from rvosbench.core.plan import Cell, Plan, resolve_benchmark
 from rvosbench.core.registry import MODELS
 from rvosbench.core.store import portable, read_jsonl, train_store_key
 from rvosbench.engine.checkpoint import resolve_checkpoint
-from rvosbench.engine.evaluation import ModelPredictor, run_evaluation
+from rvosbench.engine.evaluation import EvalResult, ModelPredictor, run_evaluation
 from rvosbench.engine.session import RunSession, eval_transform, format_seconds, input_config
 from rvosbench.engine.settings import EvalSettings, TrainSettings
 from rvosbench.engine.trainer import Trainer, read_done
@@ -132,9 +132,15 @@ class TrainingStage:
         def validate(model: nn.Module, step: int) -> dict[str, float]:  # the trainer sets train mode again
             predictor = ModelPredictor(model, transform, eval_settings.window, session.ctx.device)
             result = run_evaluation(predictor, samples, evaluator, session.ctx, desc=f"val @{step}")
-            return result.metrics if result is not None else {}
+            return {**result.metrics, **per_tag_metrics(result, bench.metrics[0])} if result is not None else {}
 
         return validate
+
+
+def per_tag_metrics(result: EvalResult, metric: str) -> dict[str, float]:
+    """``{'<metric>@<tag>': mean}`` per expression tag (e.g. ``J&F@motion``): per-type learning curves."""
+    return {f"{metric}@{row['tags']}": float(row[metric]) for row in result.tables.get("per_tag", [])
+            if metric in row}
 
 
 def _last_loss(folder: Path) -> float | None:

@@ -17,14 +17,17 @@ Why it is fast yet exact (the toolkit takes 3–4 ms per object-frame at 480×85
 
 * Each mask is read once, packed to bits (64 pixels per word, :mod:`rvosbench.metrics.bitplanes`);
   void pixels are removed and everything else happens on the packed words, an eighth of the bytes.
-* Frames are scored in chunks of consecutive frames that share one crop: the rows holding either
-  mask (plus the row above, whose pixels see the mask to the south, and the row below) and the words
-  holding them. Nothing outside that box is a boundary pixel or can match one, so the work scales
-  with the objects, not the frame, and one numpy call covers the whole chunk.
-* ``seg2bmap``'s border rule is exactly "replicate the last row and column"; a crop's last row is
-  either the image's last row or an empty one, where both readings agree.
-* The disk dilation is a staircase of row and column dilations (its distinct row half-widths),
-  built with doubling steps, about seventy word operations for the 8-pixel tolerance.
+* Each frame is cropped to the box holding either mask (plus the row above, whose pixels see the mask
+  to the south, the row below and a byte on the left); nothing outside it is a boundary pixel or can
+  match one, so the work scales with the objects, not the frame. Consecutive frames are scored
+  together in a stack of crops of one size (its largest), about 32k words, so one numpy call covers
+  a chunk while its dozen intermediate stacks stay in L2 cache.
+* ``seg2bmap``'s border rule is exactly "replicate the last row and column"; a crop's last row and
+  column are the image's own, then replicated, or empty ones, where both readings agree.
+* The disk dilation is, row offset by row offset, a column dilation moved by that many rows: the
+  column dilations of the distinct half-widths are built with doubling steps, and each row move is
+  one operation on the whole stack seen as one run of words (each plane ends with ``r`` empty rows
+  that keep planes apart); 60 word operations for the 8-pixel tolerance.
 * Counts are popcounts; the divisions are the same float64 operations in the toolkit's order, so the
   values are bit-identical, not merely close (``tests/metrics`` checks equality with the toolkit's
   algorithm, ``rvosbench bench metrics`` with the toolkit itself).
@@ -33,12 +36,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from rvosbench.metrics.bitplanes import (boundary_map, dilate_disk, guard_words, pack_rows,
-                                         planes_from_bytes, popcounts, workspace)
+from rvosbench.metrics.bitplanes import (WORD_BITS, boundary_map, dilate_disk, guard_words, pack_rows,
+                                         planes_from_crops, popcounts, workspace)
 
 #: Boundary tolerance of the DAVIS toolkit: a fraction of the image diagonal.
 DEFAULT_BOUND_TH = 0.008
@@ -59,41 +63,59 @@ def boundary_radius(height: int, width: int, bound_th: float = DEFAULT_BOUND_TH)
     return int(math.ceil(bound_th * math.hypot(height, width)))
 
 
-#: Rows (summed over frames) of the crop stack scored in one go: enough frames of a small object to
-#: spread numpy's per-call cost, about four full 480-row frames so that the planes stay in cache.
-CHUNK_ROWS = 2048
+#: Words of one plane stack scored in one go (gt and prediction crops of a chunk of frames): large
+#: enough to spread numpy's per-call cost, small enough that a dozen such stacks stay in L2 cache.
+CHUNK_WORDS = 1 << 15
 MAX_CHUNK_FRAMES = 32
 
 
-def _any_along(stacks: tuple[np.ndarray, ...], axis: int) -> np.ndarray:
-    """Packed (N, rows, bytes) stacks seen as (N·rows, bytes): which rows (axis 1) or byte columns
-    (axis 0) hold foreground in any of them (OpenCV's summing reduction is one SIMD pass)."""
-    sums = [cv2.reduce(np.ascontiguousarray(stack).reshape(-1, stack.shape[-1]), axis, cv2.REDUCE_SUM,
-                       dtype=cv2.CV_32S) for stack in stacks]
-    return (sum(sums) > 0).ravel()
+@dataclass(frozen=True)
+class _Box:
+    """Rows ``top…bottom`` and packed bytes ``left…right`` (inclusive) holding frame ``frame``'s foreground."""
+
+    frame: int
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+    @property
+    def rows(self) -> int:  # the box plus the row above (it sees the mask to the south) and one below
+        return self.bottom - self.top + 3
+
+    @property
+    def nbytes(self) -> int:  # the box plus one byte on the left (the west neighbour of the first column)
+        return self.right - self.left + 2
 
 
-def _chunks(occupied: np.ndarray) -> list[slice]:
-    """Consecutive frames grouped while (rows of their common crop) × frames stays within CHUNK_ROWS.
+def _boxes(gt: np.ndarray, pred: np.ndarray) -> list[_Box]:
+    """The box of either mask in each frame that has foreground (OpenCV's summing reductions are one
+    SIMD pass: rows over the whole stack, then byte columns over each frame's occupied rows)."""
+    both = np.bitwise_or(gt, pred)
+    frames, height, nbytes = both.shape
+    rows = cv2.reduce(both.reshape(-1, nbytes), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(frames, height) > 0
+    tops, bottoms = rows.argmax(axis=1).tolist(), (height - 1 - rows[:, ::-1].argmax(axis=1)).tolist()
+    boxes = []
+    for frame in np.flatnonzero(rows.any(axis=1)).tolist():
+        top, bottom = tops[frame], bottoms[frame]
+        columns = np.flatnonzero(cv2.reduce(both[frame, top:bottom + 1], 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S))
+        boxes.append(_Box(frame, top, bottom, int(columns[0]), int(columns[-1])))
+    return boxes
 
-    ``occupied`` is (T, H): rows with foreground in either mask. Frames with none are left out (their
-    J and F are 1 whatever their neighbours do).
-    """
-    any_rows = occupied.any(axis=1)
-    first = np.where(any_rows, occupied.argmax(axis=1), -1)
-    last = np.where(any_rows, occupied.shape[1] - 1 - occupied[:, ::-1].argmax(axis=1), -1)
-    chunks: list[slice] = []
-    start = top = bottom = None
-    for t in np.flatnonzero(any_rows).tolist():
-        if start is not None:
-            new_top, new_bottom = min(top, first[t]), max(bottom, last[t])
-            if t - start < MAX_CHUNK_FRAMES and (new_bottom - new_top + 3) * (t - start + 1) <= CHUNK_ROWS:
-                top, bottom = new_top, new_bottom
-                continue
-            chunks.append(slice(start, t))
-        start, top, bottom = t, first[t], last[t]
-    if start is not None:
-        chunks.append(slice(start, len(occupied)))
+
+def _chunks(boxes: list[_Box], height: int, nbytes: int, guard: int) -> list[list[_Box]]:
+    """Frames in order, grouped while 2 × frames × (their largest crop) stays within CHUNK_WORDS words."""
+    chunks: list[list[_Box]] = []
+    rows = words = 0
+    for box in boxes:
+        grown_rows, grown_words = max(rows, min(box.rows, height)), max(words, -(-min(box.nbytes, nbytes) // 8) + guard)
+        if chunks and len(chunks[-1]) < MAX_CHUNK_FRAMES and \
+                2 * (len(chunks[-1]) + 1) * grown_rows * grown_words <= CHUNK_WORDS:
+            chunks[-1].append(box)
+            rows, words = grown_rows, grown_words
+        else:
+            chunks.append([box])
+            rows, words = min(box.rows, height), -(-min(box.nbytes, nbytes) // 8) + guard
     return chunks
 
 
@@ -105,49 +127,53 @@ def _f_from_counts(n_pred: np.ndarray, n_gt: np.ndarray, pred_matched: np.ndarra
     whenever the other boundary is empty, so P = 0 / R = 0 there as the toolkit's table says. The
     float64 operations are the toolkit's, in its order, so values are bit-identical.
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(n_pred > 0, pred_matched / n_pred.astype(np.float64), 1.0)
-        recall = np.where(n_gt > 0, gt_matched / n_gt.astype(np.float64), 1.0)
-        total = precision + recall
-        return np.where(total == 0, 0.0, 2 * precision * recall / total)
+    precision, recall = _ratio(pred_matched, n_pred, 1.0), _ratio(gt_matched, n_gt, 1.0)
+    total = precision + recall
+    return np.divide(2 * precision * recall, total, out=np.zeros(len(total)), where=total != 0)
 
 
-def _chunk_scores(gt: np.ndarray, pred: np.ndarray, occupied: np.ndarray, width: int,
+def _ratio(counts: np.ndarray, totals: np.ndarray, default: float) -> np.ndarray:
+    """``counts / totals`` in float64 (the toolkit's ``n / float(total)``), ``default`` where ``totals`` is 0."""
+    return np.divide(counts, totals, out=np.full(len(counts), default), where=totals > 0)
+
+
+def _chunk_scores(gt: np.ndarray, pred: np.ndarray, boxes: list[_Box], width: int,
                   radius: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """(J, F) per frame of packed (T, H, bytes) stacks, void already removed; F NaN when radius is None.
+    """(J, F) of the frames of ``boxes`` from packed (T, H, bytes) stacks, void already removed; F NaN
+    when radius is None.
 
-    ``occupied`` (T, H) marks the rows with foreground in either mask. All frames share one crop: the
-    rows from one above the first occupied row (its pixels see that row to the south) to one below
-    the last (an empty row, whose "replicate" reading agrees with the real neighbour), and the
-    8-column bytes holding foreground plus one on the left (the west neighbour of the first column
-    is a boundary pixel).
+    Each frame keeps its own crop; all crops of the chunk have one size, the largest box plus a row
+    above (its pixels see the mask to the south), a row below and a byte on the left (the west
+    neighbour of the first column is a boundary pixel). A crop slides inward at the image border: its
+    last row is then the image's last row, where the toolkit's rule is "replicate", and otherwise an
+    empty row, where both readings agree; a crop that reaches the image's last column gets that
+    column replicated. Nothing outside a crop is a boundary pixel or can match one.
     """
-    frames, height, _ = gt.shape
-    rows = np.flatnonzero(occupied.any(axis=0))
-    top, bottom = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, height)
-    gt_bytes, pred_bytes = gt[:, top:bottom], pred[:, top:bottom]
-    used = np.flatnonzero(_any_along((gt_bytes, pred_bytes), axis=0))  # bytes, 8 per word
-    first, stop = max(int(used[0]) - 1, 0), int(used[-1]) + 1  # one byte of room on the left
-    guard = guard_words(radius or 0, 8 * ((stop - 1 - first) % 8) + 7)
+    _, height, nbytes = gt.shape
+    rows, crop_bytes = min(max(b.rows for b in boxes), height), min(max(b.nbytes for b in boxes), nbytes)
+    tops = [min(max(b.top - 1, 0), height - rows) for b in boxes]
+    lefts = [min(max(b.left - 1, 0), nbytes - crop_bytes) for b in boxes]
+    frames = [b.frame for b in boxes]
+    guard = guard_words(radius or 0, 8 * ((crop_bytes - 1) % 8) + 7)
     ws = workspace()
-    planes = planes_from_bytes((gt_bytes, pred_bytes), first, stop, guard, ws)
-    gt_planes, pred_planes = planes[:frames], planes[frames:]
+    planes = planes_from_crops((gt, pred), frames, tops, lefts, rows, crop_bytes, guard, max(radius or 0, 1), ws)
+    count = len(boxes)
+    gt_planes, pred_planes = planes[:count], planes[count:]
     both = ws.get("both", gt_planes.shape)
-    inter = popcounts(np.bitwise_and(gt_planes, pred_planes, out=both))
-    union = popcounts(np.bitwise_or(gt_planes, pred_planes, out=both))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        j = np.where(union == 0, 1.0, inter / union)
+    inter = popcounts(np.bitwise_and(gt_planes, pred_planes, out=both), ws)
+    j = _ratio(inter, popcounts(np.bitwise_or(gt_planes, pred_planes, out=both), ws), 1.0)
     if radius is None:
-        return j, np.full(frames, math.nan)
-    replicate_col = width - 1 - 8 * first if stop == gt.shape[-1] else None
-    boundaries = boundary_map(planes, replicate_col, guard, ws)
-    counts = popcounts(boundaries)
+        return j, np.full(count, math.nan)
+    last_row = [top + rows == height for top in tops]
+    last_column = [width - 1 - 8 * left if left + crop_bytes == nbytes else None for left in lefts]
+    boundaries = boundary_map(planes, rows, last_row * 2, last_column * 2, guard, ws)
+    counts = popcounts(boundaries, ws)
     dilated = dilate_disk(boundaries, radius, ws)
     matched = ws.get("matched", planes.shape)  # each boundary against the other's dilation
-    np.bitwise_and(boundaries[:frames], dilated[frames:], out=matched[:frames])
-    np.bitwise_and(boundaries[frames:], dilated[:frames], out=matched[frames:])
-    matched_counts = popcounts(matched)
-    return j, _f_from_counts(counts[frames:], counts[:frames], matched_counts[frames:], matched_counts[:frames])
+    np.bitwise_and(boundaries[:count], dilated[count:], out=matched[:count])
+    np.bitwise_and(boundaries[count:], dilated[:count], out=matched[count:])
+    matched_counts = popcounts(matched, ws)
+    return j, _f_from_counts(counts[count:], counts[:count], matched_counts[count:], matched_counts[:count])
 
 
 def _packed_stack(name: str, array: np.ndarray) -> np.ndarray:
@@ -178,13 +204,14 @@ def jaccard_and_boundary(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | No
         gt_bytes &= keep
         pred_bytes &= keep
     height, width = np.shape(gt)[-2:]
-    frames = len(gt_bytes)
+    frames, nbytes = len(gt_bytes), gt_bytes.shape[-1]
     radius = None if bound_th is None else boundary_radius(height, width, bound_th)
     j = np.ones(frames, np.float64)  # frames empty on both sides keep J = F = 1 (F NaN without F)
     f = np.full(frames, math.nan if radius is None else 1.0)
-    occupied = _any_along((gt_bytes, pred_bytes), axis=1).reshape(frames, height)
-    for chunk in _chunks(occupied):
-        j[chunk], f[chunk] = _chunk_scores(gt_bytes[chunk], pred_bytes[chunk], occupied[chunk], width, radius)
+    guard = guard_words(radius or 0, WORD_BITS - 1)  # the most a chunk can need
+    for chunk in _chunks(_boxes(gt_bytes, pred_bytes), height, nbytes, guard):
+        indices = [box.frame for box in chunk]
+        j[indices], f[indices] = _chunk_scores(gt_bytes, pred_bytes, chunk, width, radius)
     return j, f
 
 

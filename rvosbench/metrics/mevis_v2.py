@@ -9,13 +9,19 @@ and 0 for any false positive; ``f_measure`` F = 1 when both boundaries are empty
 n_gt == 0``) and 0 when only the prediction has one. So a no-target expression scores 1 where the
 model predicts nothing and 0 where it predicts anything, as :mod:`rvosbench.metrics.davis` already does.
 
-**N-acc / T-acc (unofficial).** The MeViS v2 paper reports an existence measure, but its definition
-could not be retrieved here (searches of the paper's text and code on 2026-11-29 found none; the
-public ``eval_mevis.py`` predates v2). rvosbench uses the definition of GRES/gRefCOCO (Liu, Ding et
-al., CVPR 2023; the same group), applied to whole expressions: an expression is predicted "no target"
-when its prediction is empty in every scored frame; N-acc = the fraction of no-target expressions
-predicted so, T-acc = the fraction of target expressions not predicted so. Labelled unofficial in the
-docs until the paper's own definition is checked.
+**N-acc / T-acc (unofficial).** The MeViS v2 paper reports an existence measure, and the PVUW 2026
+MeViS-Text track ranks by a "Final" score beside J&F (0.909 vs 0.790 for the winner, arXiv 2604.00404),
+but neither definition could be retrieved: two rounds of searches (2026-11-29, the docs, pages, code
+and issues corpora) found only the opening of arXiv 2512.10945's HTML, a v1-era
+``tools/eval_mevis.py`` and README in henghuiding/MeViS (no v2 scorer; the v2 server is Codabench
+competition 11420, whose scoring program is not public), and challenge reports that name the Final
+score without a formula. rvosbench therefore uses the definition of GRES/gRefCOCO (Liu, Ding et al.,
+CVPR 2023; the same group; henghuiding/ReLA ``gres_model/evaluation/refer_evaluation.py``: N_acc =
+TP / (TP + FN) over no-target samples, T_acc = TN / (TN + FP) over samples with targets), applied to
+whole expressions: an expression is predicted "no target" when its prediction is empty in every
+scored frame. GRES reports both as 0 when a split has no no-target sample; rvosbench reports NaN
+(there is nothing to measure). Labelled unofficial in docs/metrics.md until the paper's own
+definition is checked.
 
 **Breakdown** by the number of referred objects: ``0``, ``1`` and ``many`` (records carry ``targets``
 and ``target_group``; table ``by_targets``; metrics ``J&F_0``, ``J&F_1``, ``J&F_many``).

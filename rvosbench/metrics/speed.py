@@ -51,7 +51,8 @@ def official_toolkit() -> tuple[ModuleType | None, str]:
             raise SystemExit(f"rvosbench: error: {OFFICIAL_ENV}={checkout} has no davis2017/metrics.py "
                              "(point it at a davis2017-evaluation checkout)")
         if importlib.util.find_spec("skimage") is None:
-            raise SystemExit("rvosbench: error: the official toolkit imports scikit-image: pip install scikit-image")
+            raise SystemExit("rvosbench: error: the official toolkit imports scikit-image: "
+                             "pip install -e '.[official]' (or pip install scikit-image)")
         sys.path.insert(0, str(Path(checkout).resolve()))
         try:
             return importlib.import_module("davis2017.metrics"), f"official davis2017-evaluation ({checkout})"

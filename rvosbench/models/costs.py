@@ -1,6 +1,13 @@
-"""Cost measurements shared by ``bench model`` and ``bench attention``: FLOPs, latency, peak memory.
+"""The one owner of cost measurement: parameters, FLOPs, latency, peak memory.
 
-* FLOPs come from ``torch.utils.flop_counter.FlopCounterMode``. Its table has no entry for PyTorch's
+``bench model``, ``bench attention`` and ``bench variants`` use it, and so does the engine for the
+``cost`` record of every evaluation cell (:mod:`rvosbench.engine.cost`), so a FLOPs number means the
+same in a table, a plot and a study (issue 18 found two counters that disagreed).
+
+* Parameters: every parameter, frozen encoders included (what must be loaded to run the model), with
+  the trainable count and a per-part split.
+* FLOPs come from ``torch.utils.flop_counter.FlopCounterMode`` (matmuls, convolutions and attention;
+  element-wise ops are not counted, as usual for FLOPs tables). Its table has no entry for PyTorch's
   CPU flash-attention kernel, so attention is counted with the math kernel forced (same FLOPs, every
   matmul visible).
 * Latency is the median of repeated calls after warm-up (``time.perf_counter``).
@@ -12,17 +19,37 @@
 """
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 import weakref
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
+
+
+def add_card_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--card`` (a ProxyFormer card giving ``what``), ``--threads`` and ``--json``: the options every
+    ProxyFormer cost command shares."""
+    parser.add_argument("--card", default="proxyformer_tiny", help=f"ProxyFormer card giving {what}")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
+
+
+def count_params(model: torch.nn.Module) -> dict[str, int]:
+    """Total, trainable and per-part (``backbone``, ``text_encoder``, ``rest``) parameter counts."""
+    parts = {"backbone": 0, "text_encoder": 0, "rest": 0}
+    for name, param in model.named_parameters():
+        part = name.split(".", 1)[0]
+        parts[part if part in parts else "rest"] += param.numel()
+    return {"total": sum(parts.values()),
+            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad), **parts}
 
 
 def count_flops(fn: Callable[[], object]) -> int:
@@ -87,13 +114,27 @@ class PeakTensorMemory(TorchDispatchMode):
         return out
 
 
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new accelerator peak (see :func:`peak_memory_mb`)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_mb(device: torch.device) -> float | None:
+    """Peak accelerator memory since :func:`reset_peak_memory`; ``None`` on CPU, where PyTorch keeps no
+    allocator statistics (:func:`peak_memory` counts live tensors there instead)."""
+    if device.type == "cuda":
+        return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return None
+
+
 @contextmanager
 def peak_memory(device: torch.device):
     """``with peak_memory(device) as result:`` … then ``result['bytes']`` is the peak during the block."""
     result = {"bytes": 0}
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
+        reset_peak_memory(device)
         base = torch.cuda.memory_allocated(device)
         yield result
         torch.cuda.synchronize(device)

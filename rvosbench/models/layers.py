@@ -74,23 +74,39 @@ class ResidualAttention(nn.Module):
     Post-norm with a residual, the layout of every MHSA/MHCA box in the figure (and of DETR).
     Positional encodings go into queries and keys only, never into values (DETR convention).
     Uses ``nn.MultiheadAttention`` (PyTorch's SDPA kernels when no weights are requested).
+
+    The two halves are separate calls, :meth:`attend` (the attention's output) and :meth:`residual`
+    (``Norm(x + update)``), so that a branch can keep its residual and norm while taking its update from
+    another branch's attention: ``attend=False`` builds such a branch, with no attention parameters
+    (ProxyFormer's coupled ablation shares one attention between the two branches of a pair).
     """
 
-    def __init__(self, dim: int, heads: int, dropout: float = 0.0):
+    def __init__(self, dim: int, heads: int, dropout: float = 0.0, attend: bool = True):
         super().__init__()
-        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True) if attend else None
         self.norm = nn.LayerNorm(dim)
         self.drop = nn.Dropout(dropout)
+
+    def attend(self, x: torch.Tensor, kv: torch.Tensor | None = None, pos_q: torch.Tensor | None = None,
+               pos_k: torch.Tensor | None = None, key_padding_mask: torch.Tensor | None = None,
+               mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The attention's output (no residual, no norm). ``mask`` (Lq, Lk) bool: True blocks a query-key
+        pair (``nn.MultiheadAttention``'s ``attn_mask``)."""
+        if self.attn is None:
+            raise RuntimeError("this branch has no attention of its own (attend=False); pass it an update")
+        kv = x if kv is None else kv
+        q = x if pos_q is None else x + pos_q
+        k = kv if pos_k is None else kv + pos_k
+        return self.attn(q, k, kv, key_padding_mask=key_padding_mask, attn_mask=mask, need_weights=False)[0]
+
+    def residual(self, x: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
+        """``Norm(x + update)``."""
+        return self.norm(x + self.drop(update))
 
     def forward(self, x: torch.Tensor, kv: torch.Tensor | None = None, pos_q: torch.Tensor | None = None,
                 pos_k: torch.Tensor | None = None, key_padding_mask: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``mask`` (Lq, Lk) bool: True blocks a query-key pair (``nn.MultiheadAttention``'s ``attn_mask``)."""
-        kv = x if kv is None else kv
-        q = x if pos_q is None else x + pos_q
-        k = kv if pos_k is None else kv + pos_k
-        out = self.attn(q, k, kv, key_padding_mask=key_padding_mask, attn_mask=mask, need_weights=False)[0]
-        return self.norm(x + self.drop(out))
+        return self.residual(x, self.attend(x, kv, pos_q, pos_k, key_padding_mask, mask))
 
 
 class FeedForward(nn.Module):
@@ -143,3 +159,4 @@ def tokens_to_maps(tokens: torch.Tensor, sizes: list[tuple[int, int]]) -> list[t
         maps.append(flat[:, start: start + h * w].transpose(1, 2).reshape(flat.shape[0], -1, h, w))
         start += h * w
     return maps
+

@@ -31,12 +31,25 @@ Choices where the paper is silent (paper.md's [INF] notes), and why:
   need the per-slot views). Both proxy temporal paths are the proxies' cross-frame links. With these
   choices the decoupled attention cost is O(T·L² + L·T² + T·L·N + N·T²): linear in T while T ≪ L,
   against O(T²·L²) for the coupled form (measured by ``rvosbench bench attention``).
-* **Coupled** (``attention: coupled``, the ablation the paper argues against): one MHSA over all T·L
-  tokens, one P2V where every token attends to all T·N proxies, one V2P where every proxy attends to
-  all T·L tokens.
-* **No propagation** (``propagate_proxies: false``): every stage starts again from Q^0 instead of
-  Q^{k-1}, and the proxies get no cross-frame path (the temporal P2V/V2P branches are removed; in
-  coupled mode proxy↔video attention is masked to the same frame).
+* **Switches** (the ablations; each changes one factor, tests/models/test_switches.py proves it, and
+  ``rvosbench bench variants`` prints what each costs and which paths it leaves):
+
+  * ``propagate_proxies: false``: every stage starts again from Q^0 instead of Q^{k-1} (both blocks
+    read Q^0). Same modules, same parameters.
+  * ``proxy_temporal: false``: the proxies' frame-to-frame paths stay in their own frame: P2V_t
+    attends to the proxies of the token's frame instead of the clip's proxy tracks, and V2P_t to the
+    proxy's own view only (a frame mask). Same modules, same parameters. Frame-to-frame information
+    still reaches the proxies from stage 2 on through the video's own temporal self-attention (MHSA_t).
+  * ``video_temporal: false``: MHSA_t keeps each token to its own frame. With ``proxy_temporal: false``
+    nothing crosses frames at all: a time-blind model of the same size (``proxyformer.frame_local``).
+  * ``attention: coupled`` (the ablation the paper argues against): one full spatio-temporal attention
+    in place of each decoupled pair: MHSA over all T·L tokens, P2V where every token attends to all T·N
+    proxies, V2P where every proxy attends to all T·L tokens. Each pair keeps both residual branches and
+    both norms, ``Norm_s(x + A) + Norm_t(x + A)``, and the FFN and proxy blocks stay; the pairs' second
+    attentions (and V2P_t's pooling) are gone, so it has fewer parameters.
+  * ``attention: coupled_pair``: its parameter-matched control: both attentions of every pair span all
+    frames and positions (V2P_t pools each view from the whole clip). Same parameters as ProxyFormer.
+  * In the coupled forms the temporal switches are frame masks on the full attentions.
 * Q^0[t, n] = slot embedding e_n + sine temporal encoding τ_t + projected sentence feature (paper.md §3.4).
   Temporal encodings use the position within the clip (t / T), so a model trained on 5-frame clips
   meets familiar values on a 36-frame evaluation window.
@@ -59,6 +72,7 @@ Choices where the paper is silent (paper.md's [INF] notes), and why:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import torch
@@ -75,7 +89,7 @@ from rvosbench.models.layers import (MLP, FeedForward, LevelTokens, ResidualAtte
 from rvosbench.models.criterion import LossConfig
 from rvosbench.models.query_model import LossRules, QueryModelRules, QueryRVOSModel
 
-ATTENTION_MODES = ("decoupled", "coupled")
+ATTENTION_MODES = ("decoupled", "coupled", "coupled_pair")
 
 
 def same_frame_mask(T: int, queries_per_frame: int, keys_per_frame: int, device: torch.device) -> torch.Tensor:
@@ -95,50 +109,82 @@ class Geometry:
         self.temporal = temporal_encoding(T, dim, spatial.device)  # (T, C)
         self.spatio_temporal = (self.temporal[:, None] + self.spatial[None]).reshape(T * self.L, dim)
 
+    def own_frame(self, queries_per_frame: int, keys_per_frame: int, blocked: bool = True) -> torch.Tensor | None:
+        """:func:`same_frame_mask` over this clip, or None (nothing blocked) when ``blocked`` is False."""
+        return same_frame_mask(self.T, queries_per_frame, keys_per_frame, self.spatial.device) if blocked else None
+
+
+def full_pair(a: ResidualAttention, b: ResidualAttention, mode: str, x: torch.Tensor,
+              b_update: Callable[[], torch.Tensor] | None = None, **attend_args: Any) -> torch.Tensor:
+    """One decoupled pair of Fig. 2 in a coupled form: ``Norm_a(x + A_a) + Norm_b(x + A_b)`` where the
+    attentions span every frame and position (the caller passes those keys and any frame mask).
+
+    * ``coupled``: one full spatio-temporal attention replaces the pair: A_b = A_a. Residuals, both norms
+      and the sum stay; branch b has no attention parameters (``b.attn`` is None).
+    * ``coupled_pair``: the parameter-matched control: both attentions stay, each spanning everything.
+      ``b_update`` gives branch b's own update when it is not ``b.attend`` over the same keys.
+    """
+    update_a = a.attend(x, **attend_args)
+    if mode == "coupled":
+        update_b = update_a
+    else:
+        update_b = b_update() if b_update is not None else b.attend(x, **attend_args)
+    return a.residual(x, update_a) + b.residual(x, update_b)
+
+
+def branch_pair(dim: int, heads: int, dropout: float, mode: str,
+                b_factory=None) -> tuple[ResidualAttention, ResidualAttention]:
+    """Branch a (always with attention) and branch b (its own attention unless ``coupled``)."""
+    a = ResidualAttention(dim, heads, dropout)
+    if mode == "coupled":
+        return a, ResidualAttention(dim, heads, dropout, attend=False)
+    return a, (b_factory() if b_factory is not None else ResidualAttention(dim, heads, dropout))
+
 
 class ProxyConditionedVideoEncoding(nn.Module):
-    """The blue block of Fig. 2: video self-attention, then proxy-to-video cross-attention."""
+    """The blue block of Fig. 2: video self-attention, then proxy-to-video cross-attention.
 
-    def __init__(self, dim: int, heads: int, mode: str, proxy_temporal: bool, ffn_dim: int, dropout: float):
+    ``video_temporal=False`` keeps the video's temporal self-attention to each token's own frame (the
+    same modules, a frame mask); ``proxy_temporal=False`` keeps the proxy-to-video temporal branch to
+    the proxies of the token's own frame.
+    """
+
+    def __init__(self, dim: int, heads: int, mode: str, proxy_temporal: bool, video_temporal: bool, ffn_dim: int,
+                 dropout: float):
         super().__init__()
-        self.mode, self.proxy_temporal = mode, proxy_temporal
+        self.mode, self.proxy_temporal, self.video_temporal = mode, proxy_temporal, video_temporal
         self.linear = nn.Linear(dim, dim)
-        if mode == "decoupled":
-            self.self_spatial = ResidualAttention(dim, heads, dropout)
-            self.self_temporal = ResidualAttention(dim, heads, dropout)
-            self.p2v_spatial = ResidualAttention(dim, heads, dropout)
-            self.p2v_temporal = ResidualAttention(dim, heads, dropout) if proxy_temporal else None
-        else:
-            self.self_full = ResidualAttention(dim, heads, dropout)
-            self.p2v_full = ResidualAttention(dim, heads, dropout)
+        self.self_spatial, self.self_temporal = branch_pair(dim, heads, dropout, mode)
+        self.p2v_spatial, self.p2v_temporal = branch_pair(dim, heads, dropout, mode)
         self.ffn = FeedForward(dim, ffn_dim, dropout) if ffn_dim else None
 
     def self_attention(self, x: torch.Tensor, g: Geometry) -> torch.Tensor:
-        """X̂ from X (B, T, L, C): decoupled Norm(X + MHSA_s) + Norm(X + MHSA_t), or one full MHSA."""
+        """X̂ from X (B, T, L, C): ``Norm(X + MHSA_s) + Norm(X + MHSA_t)``, or the coupled forms."""
         B, T, L, C = x.shape
-        if self.mode == "coupled":
-            out = self.self_full(x.reshape(B, T * L, C), pos_q=g.spatio_temporal, pos_k=g.spatio_temporal)
+        if self.mode != "decoupled":
+            out = full_pair(self.self_spatial, self.self_temporal, self.mode, x.reshape(B, T * L, C), pos_q=g.spatio_temporal, pos_k=g.spatio_temporal,
+                            mask=g.own_frame(L, L, blocked=not self.video_temporal))
             return out.reshape(B, T, L, C)
         spatial = self.self_spatial(x.reshape(B * T, L, C), pos_q=g.spatial, pos_k=g.spatial)
         by_position = x.transpose(1, 2).reshape(B * L, T, C)
-        temporal = self.self_temporal(by_position, pos_q=g.temporal, pos_k=g.temporal)
+        temporal = self.self_temporal(by_position, pos_q=g.temporal, pos_k=g.temporal,
+                                      mask=g.own_frame(1, 1, blocked=not self.video_temporal))
         return spatial.reshape(B, T, L, C) + temporal.reshape(B, L, T, C).transpose(1, 2)
 
     def proxy_to_video(self, x_hat: torch.Tensor, proxies: torch.Tensor, g: Geometry) -> torch.Tensor:
-        """F^k from X̂ (B, T, L, C) and the proxies (B, T, N, C): P2V spatial (+ temporal), or one full P2V."""
+        """F^k from X̂ (B, T, L, C) and the proxies (B, T, N, C): P2V spatial + temporal, or the coupled forms."""
         B, T, L, C = x_hat.shape
-        if self.mode == "coupled":
-            mask = None if self.proxy_temporal else same_frame_mask(T, L, g.N, x_hat.device)
-            out = self.p2v_full(x_hat.reshape(B, T * L, C), kv=proxies.reshape(B, T * g.N, C),
-                                pos_q=g.spatio_temporal, mask=mask)
-            return out.reshape(B, T, L, C)
-        out = self.p2v_spatial(x_hat.reshape(B * T, L, C), kv=proxies.reshape(B * T, g.N, C),
-                               pos_q=g.spatial).reshape(B, T, L, C)
-        if self.p2v_temporal is not None:
-            tracks = proxies.mean(1)  # (B, N, C): each slot over the whole clip
-            out = out + self.p2v_temporal(x_hat.reshape(B, T * L, C), kv=tracks,
-                                          pos_q=g.spatio_temporal).reshape(B, T, L, C)
-        return out
+        flat, all_proxies = x_hat.reshape(B, T * L, C), proxies.reshape(B, T * g.N, C)
+        cross_frame = g.own_frame(L, g.N, blocked=not self.proxy_temporal)
+        if self.mode != "decoupled":
+            return full_pair(self.p2v_spatial, self.p2v_temporal, self.mode, flat, kv=all_proxies,
+                             pos_q=g.spatio_temporal, mask=cross_frame).reshape(B, T, L, C)
+        spatial = self.p2v_spatial(x_hat.reshape(B * T, L, C), kv=proxies.reshape(B * T, g.N, C), pos_q=g.spatial)
+        if self.proxy_temporal:  # every token attends to the N proxy tracks (each slot over the whole clip)
+            temporal = self.p2v_temporal(flat, kv=proxies.mean(1), pos_q=g.spatio_temporal)
+        else:  # the same branch, kept to the proxies of the token's own frame
+            temporal = self.p2v_temporal(flat, kv=all_proxies, pos_q=g.spatio_temporal, mask=cross_frame)
+        return spatial.reshape(B, T, L, C) + temporal.reshape(B, T, L, C)
 
     def forward(self, video: torch.Tensor, proxies: torch.Tensor, g: Geometry) -> torch.Tensor:
         """video F^{k-1} (B, T, L, C), proxies Q^{k-1} (B, T, N, C) → F^k (B, T, L, C)."""
@@ -146,33 +192,50 @@ class ProxyConditionedVideoEncoding(nn.Module):
         return self.ffn(out) if self.ffn is not None else out
 
 
-class TemporalVideoToProxy(nn.Module):
+class TemporalVideoToProxy(ResidualAttention):
     """V2P temporal: proxy (t, n) attends along time to what slot n sees in every frame.
 
     Slot n's view of frame t' is that frame's tokens pooled by attention with slot n's query at t';
     the pooled values carry the tokens' positions, so a view says what the slot's object looks like and
     where it is. The proxy then attends over the T views of its own slot (temporal encodings on both
     sides), which is how it learns e.g. which way its object moves. Cost O(T·N·L + N·T²): linear in T.
+
+    ``own_frame=True`` (``proxy_temporal: false``) keeps the proxy to its own frame's view.
+    ``span="clip"`` (the ``coupled_pair`` control) pools each view from all T·L tokens of the clip, their
+    spatio-temporal positions in the values, so every view reaches every frame and position.
     """
 
     def __init__(self, dim: int, heads: int, dropout: float):
-        super().__init__()
+        super().__init__(dim, heads, dropout)
         self.pool = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
-        self.temporal = ResidualAttention(dim, heads, dropout)
 
-    def forward(self, proxies: torch.Tensor, video: torch.Tensor, g: Geometry) -> torch.Tensor:
-        """proxies (B, T, N, C), video (B, T, L, C) → (B, T, N, C)."""
+    def attend(self, proxies: torch.Tensor, video: torch.Tensor, g: Geometry, own_frame: bool = False,
+               span: str = "frame") -> torch.Tensor:
+        """proxies (B, T, N, C), video (B, T, L, C) → the update of every proxy (B, T, N, C)."""
         B, T, N, C = proxies.shape
-        tokens = (video + g.spatial).reshape(B * T, g.L, C)
-        views = self.pool(proxies.reshape(B * T, N, C), tokens, tokens, need_weights=False)[0]
+        if span == "frame":
+            tokens = (video + g.spatial).reshape(B * T, g.L, C)
+            views = self.pool(proxies.reshape(B * T, N, C), tokens, tokens, need_weights=False)[0]
+        else:
+            tokens = video.reshape(B, T * g.L, C) + g.spatio_temporal
+            views = self.pool(proxies.reshape(B, T * N, C), tokens, tokens, need_weights=False)[0]
         by_slot = proxies.transpose(1, 2).reshape(B * N, T, C)
         views = views.reshape(B, T, N, C).transpose(1, 2).reshape(B * N, T, C)
-        out = self.temporal(by_slot, kv=views, pos_q=g.temporal, pos_k=g.temporal)
+        out = super().attend(by_slot, kv=views, pos_q=g.temporal, pos_k=g.temporal,
+                             mask=g.own_frame(1, 1, blocked=own_frame))
         return out.reshape(B, N, T, C).transpose(1, 2)
+
+    def forward(self, proxies: torch.Tensor, video: torch.Tensor, g: Geometry, own_frame: bool = False
+                ) -> torch.Tensor:
+        return self.residual(proxies, self.attend(proxies, video, g, own_frame))
 
 
 class VideoTextConditionedProxyEncoding(nn.Module):
-    """The yellow block of Fig. 2: text-to-proxy, then video-to-proxy cross-attention."""
+    """The yellow block of Fig. 2: text-to-proxy, then video-to-proxy cross-attention.
+
+    ``proxy_temporal=False`` keeps the video-to-proxy temporal branch to the proxy's own frame (the same
+    modules, a frame mask).
+    """
 
     def __init__(self, dim: int, heads: int, mode: str, proxy_temporal: bool, ffn_dim: int, dropout: float):
         super().__init__()
@@ -180,11 +243,8 @@ class VideoTextConditionedProxyEncoding(nn.Module):
         self.linear_proxy = nn.Linear(dim, dim)
         self.linear_text = nn.Linear(dim, dim)
         self.t2p = ResidualAttention(dim, heads, dropout)
-        if mode == "decoupled":
-            self.v2p_spatial = ResidualAttention(dim, heads, dropout)
-            self.v2p_temporal = TemporalVideoToProxy(dim, heads, dropout) if proxy_temporal else None
-        else:
-            self.v2p_full = ResidualAttention(dim, heads, dropout)
+        self.v2p_spatial, self.v2p_temporal = branch_pair(dim, heads, dropout, mode,
+                                                          lambda: TemporalVideoToProxy(dim, heads, dropout))
         self.ffn = FeedForward(dim, ffn_dim, dropout) if ffn_dim else None
 
     def forward(self, proxies: torch.Tensor, words: torch.Tensor, word_pos: torch.Tensor,
@@ -193,24 +253,30 @@ class VideoTextConditionedProxyEncoding(nn.Module):
         B, T, N, C = proxies.shape
         p = self.linear_proxy(proxies).reshape(B, T * N, C)
         p = self.t2p(p, kv=self.linear_text(words), pos_k=word_pos, key_padding_mask=word_pad)
+        own_frame = not self.proxy_temporal
         if self.mode == "decoupled":
             out = self.v2p_spatial(p.reshape(B * T, N, C), kv=video.reshape(B * T, g.L, C),
                                    pos_k=g.spatial).reshape(B, T, N, C)
-            if self.v2p_temporal is not None:
-                out = out + self.v2p_temporal(p.reshape(B, T, N, C), video, g)
+            out = out + self.v2p_temporal(p.reshape(B, T, N, C), video, g, own_frame)
         else:
-            mask = None if self.proxy_temporal else same_frame_mask(T, N, g.L, video.device)
-            out = self.v2p_full(p, kv=video.reshape(B, T * g.L, C), pos_k=g.spatio_temporal,
-                                mask=mask).reshape(B, T, N, C)
+            def own_update() -> torch.Tensor:  # coupled_pair: the temporal branch keeps its pooled views
+                span = "frame" if own_frame else "clip"
+                return self.v2p_temporal.attend(p.reshape(B, T, N, C), video, g, own_frame, span).reshape(B, T * N, C)
+
+            out = full_pair(self.v2p_spatial, self.v2p_temporal, self.mode, p, b_update=own_update,
+                            kv=video.reshape(B, T * g.L, C), pos_k=g.spatio_temporal,
+                            mask=g.own_frame(N, g.L, blocked=own_frame)).reshape(B, T, N, C)
         return self.ffn(out) if self.ffn is not None else out
 
 
 class CMIEStage(nn.Module):
     """One Cross-Modal Interaction Encoding stage; both blocks read the stage k−1 tensors."""
 
-    def __init__(self, dim: int, heads: int, mode: str, proxy_temporal: bool, ffn_dim: int, dropout: float):
+    def __init__(self, dim: int, heads: int, mode: str = "decoupled", proxy_temporal: bool = True,
+                 video_temporal: bool = True, ffn_dim: int = 0, dropout: float = 0.0):
         super().__init__()
-        self.video_block = ProxyConditionedVideoEncoding(dim, heads, mode, proxy_temporal, ffn_dim, dropout)
+        self.video_block = ProxyConditionedVideoEncoding(dim, heads, mode, proxy_temporal, video_temporal, ffn_dim,
+                                                         dropout)
         self.proxy_block = VideoTextConditionedProxyEncoding(dim, heads, mode, proxy_temporal, ffn_dim, dropout)
 
     def forward(self, video, proxies, words, word_pos, word_pad, g: Geometry):
@@ -275,9 +341,14 @@ class ProxyFormer(QueryRVOSModel):
         hidden_dim: C. num_heads: attention heads. num_stages: K CMIE stages. num_proxies: N per frame.
         mask_dim: mask-feature channels. ffn_dim: FFN after each block (0 = none, as drawn).
         dropout: attention/FFN dropout.
-        attention: ``decoupled`` (the paper) or ``coupled`` (full spatio-temporal ablation).
-        propagate_proxies: carry Q^k into stage k+1 with cross-frame proxy paths (the paper) or restart
-            every stage from Q^0 with none (ablation).
+        attention: ``decoupled`` (the paper), ``coupled`` (one full spatio-temporal attention per pair,
+            the ablation) or ``coupled_pair`` (its parameter-matched control).
+        propagate_proxies: carry Q^k into stage k+1 (the paper) or restart every stage from Q^0 (ablation).
+        proxy_temporal: the proxies' frame-to-frame paths (P2V and V2P temporal branches) span the clip
+            (the paper) or stay in their own frame (ablation); same modules either way.
+        video_temporal: the video's temporal self-attention spans the clip (the paper) or stays in each
+            token's own frame; with ``proxy_temporal: false`` too, nothing crosses frames (a time-blind
+            model of the same size).
         aux_loss: auxiliary losses on intermediate stages.
         dynamic_layers, dynamic_channels: the dynamic kernel head's tiny network.
         fine_dim: channels of the mask decoder's finest level (default C; see :class:`MaskDecoder`).
@@ -293,7 +364,8 @@ class ProxyFormer(QueryRVOSModel):
     def __init__(self, backbone: dict | None = None, text_encoder: dict | None = None, hidden_dim: int = 256,
                  num_heads: int = 8, num_stages: int = 4, num_proxies: int = 5, mask_dim: int = 8,
                  ffn_dim: int = 0, dropout: float = 0.0, attention: str = "decoupled",
-                 propagate_proxies: bool = True, aux_loss: bool = True, dynamic_layers: int = 3,
+                 propagate_proxies: bool = True, proxy_temporal: bool = True, video_temporal: bool = True,
+                 aux_loss: bool = True, dynamic_layers: int = 3,
                  dynamic_channels: int = 8, fine_dim: int | None = None, token_centres: bool = False,
                  loss: dict | None = None):
         loss = dict(loss or {})
@@ -312,8 +384,9 @@ class ProxyFormer(QueryRVOSModel):
         self.input_tokens = LevelTokens(levels, C)
         self.text_proj = text_projection(self.text_encoder.channels, C)
         self.slot_embed = nn.Embedding(num_proxies, C)
-        self.stages = nn.ModuleList(CMIEStage(C, num_heads, attention, self.propagate_proxies, ffn_dim, dropout)
-                                    for _ in range(num_stages))
+        self.proxy_temporal, self.video_temporal = bool(proxy_temporal), bool(video_temporal)
+        self.stages = nn.ModuleList(CMIEStage(C, num_heads, attention, self.proxy_temporal, self.video_temporal,
+                                              ffn_dim, dropout) for _ in range(num_stages))
         self.mask_decoder = MaskDecoder(C, self.backbone.channels[0], mask_dim, len(levels), fine_dim)
         self.heads = QueryHeads(C, mask_dim, dynamic_layers, dynamic_channels, rel_coords=True)
         self.locator = TokenLocator(C) if token_centres else None
@@ -381,8 +454,14 @@ class ProxyFormer(QueryRVOSModel):
 
 
 MODELS.register_variant("proxyformer.no_propagation", "proxyformer", {"propagate_proxies": False},
-                        "ProxyFormer ablation: proxies restart from Q^0 every stage, no cross-frame proxy path")
+                        "ProxyFormer ablation: every stage restarts from Q^0 (same modules and parameters)")
+MODELS.register_variant("proxyformer.no_proxy_temporal", "proxyformer", {"proxy_temporal": False},
+                        "ProxyFormer ablation: the proxies' temporal branches stay in their own frame")
+MODELS.register_variant("proxyformer.frame_local", "proxyformer", {"proxy_temporal": False, "video_temporal": False},
+                        "ProxyFormer reference: no attention crosses frames (time-blind, same parameters)")
 MODELS.register_variant("proxyformer.coupled_attention", "proxyformer", {"attention": "coupled"},
-                        "ProxyFormer ablation: full spatio-temporal attention instead of decoupled")
+                        "ProxyFormer ablation: one full spatio-temporal attention in place of each decoupled pair")
+MODELS.register_variant("proxyformer.coupled_pair", "proxyformer", {"attention": "coupled_pair"},
+                        "ProxyFormer control: coupled attention with both attentions of each pair (parameter-matched)")
 MODELS.register_variant("proxyformer.no_jsc", "proxyformer", {"loss": {"jsc_weight": 0}},
                         "ProxyFormer ablation: without the Joint Semantic Consistency loss")

@@ -16,17 +16,7 @@ import torch
 from rvosbench.core.plan import load_card
 from rvosbench.models import build_model
 from rvosbench.models.base import RVOSModel
-from rvosbench.models.costs import count_flops, median_latency_ms, peak_memory
-
-
-def count_params(model: torch.nn.Module) -> dict[str, int]:
-    """Total, trainable and per-part parameter counts."""
-    parts = {"backbone": 0, "text_encoder": 0, "rest": 0}
-    for name, param in model.named_parameters():
-        part = name.split(".", 1)[0]
-        parts[part if part in parts else "rest"] += param.numel()
-    return {"total": sum(parts.values()),
-            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad), **parts}
+from rvosbench.models.costs import count_flops, count_params, median_latency_ms, peak_memory
 
 
 def synthetic_clip(batch: int, frames: int, size: int, device: torch.device) -> tuple[dict, dict]:

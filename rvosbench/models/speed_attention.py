@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from rvosbench.core.plan import load_card
-from rvosbench.models.costs import count_flops, math_attention, median_latency_ms, peak_memory
+from rvosbench.models.costs import add_card_options, count_flops, math_attention, median_latency_ms, peak_memory
 from rvosbench.models.layers import sine_encoding_2d
 from rvosbench.models.proxyformer import CMIEStage, Geometry
 
@@ -45,7 +45,7 @@ def attention_pairs(mode: str, T: int, L: int, N: int, W: int = WORDS) -> int:
 
 def measure(mode: str, T: int, size: int, dim: int, heads: int, N: int, repeats: int) -> dict:
     torch.manual_seed(0)
-    stage = CMIEStage(dim, heads, mode, proxy_temporal=True, ffn_dim=0, dropout=0.0).eval()
+    stage = CMIEStage(dim, heads, mode).eval()
     sizes = level_sizes(size)
     spatial = torch.cat([sine_encoding_2d(h, w, dim, torch.device("cpu")) for h, w in sizes])
     g = Geometry(1, T, N, spatial)
@@ -85,12 +85,10 @@ def format_table(rows: list[dict]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rvosbench bench attention", description=__doc__.splitlines()[0])
-    parser.add_argument("--card", default="proxyformer_tiny", help="ProxyFormer card giving C, heads and N")
+    add_card_options(parser, "C, heads and N")
     parser.add_argument("--frames", type=int, nargs="+", default=[4, 8, 16, 32], help="clip lengths T")
     parser.add_argument("--size", type=int, default=96, help="square frame side in pixels")
     parser.add_argument("--repeats", type=int, default=3, help="timed repetitions (median)")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads")
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
     return parser
 
 

@@ -233,3 +233,40 @@ def test_clause_tags_split_the_hard_types(small_root):
     assert all(q.get("change") for q in by_tag["changes"]) and all(q.get("stays") for q in by_tag["stays"])
     plain = [s for s in samples if s.meta["type"] == "distractor" and "size" not in s.meta["query"]]
     assert plain and not any("size_word" in s.meta["tags"] for s in plain)
+
+
+def test_time_blind_reader_keeps_every_candidate_of_each_frame(small_root):
+    """The single-frame reference never misses the referent where it is seen, and keeps its look-alikes
+    exactly where only time tells them apart (motion, temporal change)."""
+    bench = build_benchmark({"type": "synth", "root": str(small_root.parent), "split": "test", "progress": False,
+                             **SMALL, "multi_object": True})
+    labels_of = {}
+    with_lookalikes = {"appearance": 0, "motion": 0, "temporal_change": 0}
+    for sample in bench.sample_list():
+        masks, truth = bench.time_blind_masks(sample), sample.masks()
+        assert masks.shape == truth.shape
+        if sample.video_id not in labels_of:
+            folder = bench.split_dir / "Annotations" / sample.video_id
+            labels_of[sample.video_id] = np.stack([np.asarray(Image.open(folder / f"{n}.png"))
+                                                  for n in sample.frame_names])
+        labels = labels_of[sample.video_id]
+        areas = {o: (labels == o).sum((1, 2)) for o in sample.obj_ids}
+        for t in range(len(masks)):
+            for o, area in areas.items():  # a referent seen in this frame (>= 30 % of its largest extent)
+                if area[t] >= 0.3 * area.max():
+                    assert masks[t][labels[t] == o].all(), f"{sample.uid} frame {t}: referent {o} is missed"
+            extra = set(np.unique(labels[t][masks[t] & ~truth[t]])) - {0}
+            if extra:
+                with_lookalikes[sample.meta["type"]] = with_lookalikes.get(sample.meta["type"], 0) + 1
+    assert with_lookalikes["motion"] > 0 and with_lookalikes["temporal_change"] > 0  # time needed there
+    assert with_lookalikes["appearance"] == 0  # one frame and the words suffice there
+
+
+def test_families_make_a_variant_with_only_those_scenes(tmp_path):
+    bench = build_benchmark({"type": "synth", "root": str(tmp_path), "split": "test", "progress": False,
+                             "videos": {"test": 4}, "families": ["motion", "temporal_change"]})
+    kinds = {s.meta["type"] for s in bench.sample_list()}
+    assert {"motion", "temporal_change"} <= kinds <= {"motion", "temporal_change", "appearance", "distractor"}
+    assert bench.root.name != SynthConfig(videos={"test": 4}).key()  # its own cache folder
+    with pytest.raises(ConfigError, match="families"):
+        build_benchmark({"type": "synth", "root": str(tmp_path), "split": "test", "families": ["colour"]})

@@ -1,4 +1,5 @@
 """J and F: hand-computed rules from the toolkit's definitions, and agreement with the literal reference."""
+import cv2
 import numpy as np
 import pytest
 
@@ -58,6 +59,8 @@ def test_boundary_f_degenerate_cases():
     full = np.ones_like(empty)                            # a full mask has no boundary at all
     assert boundary_f(full, full) == 1.0
     assert boundary_f(full, blob) == 0.0
+    assert boundary_f(empty, full) == 1.0                 # so a whole-frame false positive on an empty GT has F = 1
+    assert jaccard(empty, full) == 0.0                    # (and J = 0), as in the toolkit
 
 
 def test_seg2bmap_rule_single_pixel_and_corner():
@@ -185,14 +188,32 @@ def test_fast_equals_reference_over_long_videos_with_empty_and_moving_frames():
     assert np.isnan(f).all()
 
 
-def test_disk_staircase_is_the_disk():
-    from rvosbench.metrics.bitplanes import disk_staircase
+def test_disk_half_widths_are_the_disk():
+    from rvosbench.metrics.bitplanes import disk_half_widths
 
     for radius in (1, 2, 5, 8, 12, 40):
         covered = np.zeros((2 * radius + 1, 2 * radius + 1), bool)
-        for half_height, half_width in disk_staircase(radius):
-            covered[radius - half_height:radius + half_height + 1, radius - half_width:radius + half_width + 1] = True
+        for dy, half_width in enumerate(disk_half_widths(radius)):
+            covered[[radius - dy, radius + dy], radius - half_width:radius + half_width + 1] = True
         np.testing.assert_array_equal(covered, ref.skimage_disk(radius).astype(bool))
+
+
+def test_dilation_is_the_disk_dilation_across_words_and_planes():
+    from rvosbench.metrics.bitplanes import dilate_disk, guard_words, workspace
+
+    rng = np.random.default_rng(5)
+    for radius, width in ((1, 64), (8, 130), (12, 70), (16, 150), (31, 200)):
+        masks = rng.random((3, 40, width)) < 0.01
+        words = -(-width // 64)
+        guard = guard_words(radius, 63)
+        planes = np.zeros((3, 40 + radius, words + guard), np.uint64)  # each plane ends with radius empty rows
+        packed = np.packbits(masks, axis=-1, bitorder="little")
+        planes.view(np.uint8)[:, :40, :packed.shape[-1]] = packed
+        dilated = dilate_disk(planes, radius, workspace())
+        got = np.unpackbits(dilated.view(np.uint8), axis=-1, bitorder="little")[:, :40, :width].astype(bool)
+        disk = ref.skimage_disk(radius).astype(np.uint8)
+        expected = np.stack([cv2.dilate(m.astype(np.uint8), disk) > 0 for m in masks])
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_reference_equals_brute_force_definition():

@@ -21,7 +21,8 @@ def write_predictions(fixture, split, folder, value_of):
             target.parent.mkdir(parents=True, exist_ok=True)
             shifted = np.roll(mask, 1, axis=1) if value else np.zeros_like(mask)
             if exp == "3" and t == 0 and value:
-                shifted = np.ones_like(mask)                   # a false positive everywhere
+                shifted = np.zeros_like(mask)                  # a false positive (not the whole frame: a
+                shifted[: len(mask) // 2] = 1                  # full mask has no seg2bmap boundary, F = 1)
             cv2.imwrite(str(target), shifted.astype(np.uint8) * value)
     return folder
 

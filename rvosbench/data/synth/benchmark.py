@@ -4,9 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rvosbench.core.errors import ConfigError
 from rvosbench.core.registry import BENCHMARKS
+from rvosbench.core.types import Sample
+from rvosbench.data.io import read_label_map
 from rvosbench.data.synth.generate import SPLITS, SynthConfig, default_cache_root, ensure_dataset
+from rvosbench.data.synth.reading import time_blind_masks
 from rvosbench.data.ytvos import YouTubeVOSLayout
 
 
@@ -32,11 +37,21 @@ class SynthBenchmark(YouTubeVOSLayout):
                               hint=f"set videos: {{{split}: <count>, ...}}")
         self.cache_root = Path(root).expanduser() if root else default_cache_root()
         self.progress = progress
+        self._objects: dict[str, dict[str, Any]] | None = None  # meta.json objects, read on first use
         super().__init__(self.cache_root / self.config.key(), split, decoder=decoder)
 
     def validate(self) -> None:
         ensure_dataset(self.config, self.cache_root, progress=self.progress)
         super().validate()
+
+    def time_blind_masks(self, sample: Sample) -> np.ndarray:
+        """The masks of the time-blind reference reader (:mod:`~rvosbench.data.synth.reading`) for one sample:
+        every object the expression could mean in each frame on its own, read from the ground truth."""
+        if self._objects is None:
+            self._objects = self._object_meta()
+        labels = np.stack([read_label_map(self.split_dir / "Annotations" / sample.video_id / f"{name}.png")
+                           for name in sample.frame_names])
+        return time_blind_masks(labels, sample.frames(), self._objects[sample.video_id], sample.meta["query"])
 
     def _expression_meta(self, exp: dict[str, Any]) -> dict[str, Any]:
         query = exp.get("query") or {}

@@ -33,7 +33,7 @@ from rvosbench.data.synth.recipes import RECIPES, Canvas, Intent
 from rvosbench.data.synth.scene import Facts, SceneObject, render, scene_facts, shape_mask
 from rvosbench.data.synth.vocab import COLOURS, EXPRESSION_TYPES, SHAPES, held_out_combos
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: motion and temporal-change scenes learnable in the CPU budget (docs/benchmarks.md)
 SPLITS = ("train", "val", "test", "compositional")
 MAX_ATTEMPTS = 200
 
@@ -56,6 +56,10 @@ class SynthConfig:
     multi_object: bool = False
     max_expressions: int = 4
     jpeg_quality: int = 95
+    # scene recipes cycled over a split's videos; a subset makes a synth variant that trains or tests
+    # some expression types alone (e.g. [motion, temporal_change]); extra expressions of other types can
+    # still appear for a scene's other objects
+    families: tuple[str, ...] = EXPRESSION_TYPES
 
     def __post_init__(self) -> None:
         if min(self.height, self.width) < 48 or max(self.height, self.width) > 512:
@@ -64,6 +68,10 @@ class SynthConfig:
         if not 2 <= self.min_frames <= self.max_frames:
             raise ConfigError(f"synth frames must satisfy 2 <= min_frames <= max_frames, got "
                               f"{self.min_frames}..{self.max_frames}", where="min_frames/max_frames")
+        object.__setattr__(self, "families", tuple(self.families))
+        if not self.families or set(self.families) - set(EXPRESSION_TYPES):
+            raise ConfigError(f"synth families must be a non-empty subset of {', '.join(EXPRESSION_TYPES)}, got "
+                              f"{list(self.families)}", where="families")
         unknown = set(self.videos) - set(SPLITS)
         if unknown:
             raise ConfigError(f"unknown synth split(s) {sorted(unknown)} in 'videos'", where="videos",
@@ -73,7 +81,7 @@ class SynthConfig:
         return int(self.videos.get(split, 0))
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "videos": {s: self.video_count(s) for s in SPLITS}}
+        return {**asdict(self), "videos": {s: self.video_count(s) for s in SPLITS}, "families": list(self.families)}
 
     def key(self) -> str:
         return stable_hash({"generator_version": GENERATOR_VERSION, **self.as_dict()})
@@ -173,7 +181,7 @@ def generate_video(config: SynthConfig, split: str, index: int) -> SynthVideo:
     """Draw video ``index`` of ``split`` (deterministic in the config's seed)."""
     split_index = SPLITS.index(split)
     rng = np.random.default_rng([config.seed, split_index, index])
-    kind = EXPRESSION_TYPES[(index + split_index) % len(EXPRESSION_TYPES)]
+    kind = config.families[(index + split_index) % len(config.families)]
     held = held_out_combos(config.seed)
     every = [(c, s) for c in COLOURS for s in SHAPES]
     allowed = [combo for combo in every if combo not in held]
@@ -201,7 +209,7 @@ def generate_video(config: SynthConfig, split: str, index: int) -> SynthVideo:
         expressions = []
         for intent in chosen:
             targets = sorted(intent.targets)
-            tags = [intent.kind, *(["multi_object"] if len(targets) > 1 else []),
+            tags = [intent.kind, *intent.tags, *(["multi_object"] if len(targets) > 1 else []),
                     *_situation_tags(objects, labels, intent.targets)]
             expressions.append({
                 "exp": wording(intent.query, rng, count=len(targets)),
