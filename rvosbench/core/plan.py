@@ -158,9 +158,13 @@ def resolve_model(shared: Mapping[str, Any] | None, override: Mapping[str, Any] 
     return merged, card, card_file
 
 
-def read_benchmark(entry: Any, base_dir: Path | None, where: str
+def read_benchmark(entry: Any, base_dir: Path | None, where: str, split_required: bool = True
                    ) -> tuple[str, dict[str, Any], LoadedConfig | None]:
-    """Resolve ``synth/test`` or ``{name: synth, split: test, ...}`` to ``(display_name, config, file)``."""
+    """Resolve ``synth/test`` or ``{name: synth, split: test, ...}`` to ``(display_name, config, file)``.
+
+    ``name`` is a ``benchmarks/<name>.yaml`` name or a YAML path. Without ``split_required`` (``rvosbench
+    data check`` checks every split) a config without a split is returned as it is, displayed by name.
+    """
     if isinstance(entry, str):
         name, _, split = entry.partition("/")
         entry = {"name": name, **({"split": split} if split else {})}
@@ -180,15 +184,30 @@ def read_benchmark(entry: Any, base_dir: Path | None, where: str
     if "type" not in config:
         raise ConfigError("benchmark has no 'type'", where=where, hint="name a benchmarks/<name>.yaml or give type:")
     split = config.get("split")
-    if not split:
+    if not split and split_required:
         raise ConfigError(f"benchmark '{name}' has no split", where=where, hint=f"write {name}/<split>")
     config["name"] = str(name)
-    return f"{name}/{split}", config, loaded
+    return f"{name}/{split}" if split else str(name), config, loaded
 
 
 def resolve_benchmark(entry: Any, base_dir: Path | None, where: str) -> tuple[str, dict[str, Any]]:
     """Resolve ``synth/test`` or ``{name: synth, split: test, ...}`` to ``(display_name, config)``."""
     return read_benchmark(entry, base_dir, where)[:2]
+
+
+def read_benchmark_arg(spec: str, split: str | None = None, root: str | Path | None = None, where: str = "--benchmark",
+                       split_required: bool = True) -> tuple[dict[str, Any], LoadedConfig | None]:
+    """A benchmark named on the command line (``benchmarks/<name>.yaml``, a name, or ``name/split``), with
+    ``--split`` and ``--root`` on top, resolved as a study's entry is: ``(config, file)``. A config read from
+    a path is named after its file, as ``benchmarks/<name>.yaml`` is named ``<name>``."""
+    by_path = spec.endswith((".yaml", ".yml"))
+    name, _, named_split = (spec, "", "") if by_path else spec.partition("/")
+    entry = {"name": name, **({"split": split or named_split} if split or named_split else {}),
+             **({"root": str(root)} if root else {})}
+    _, config, loaded = read_benchmark(entry, None, where, split_required)
+    if by_path:
+        config["name"] = Path(spec).stem
+    return config, loaded
 
 
 def config_key(config: Mapping[str, Any]) -> str:

@@ -21,6 +21,7 @@ one :class:`~rvosbench.core.errors.ConfigError` line.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import typing
@@ -52,6 +53,9 @@ class Section(BaseModel):
     #: for derived schemas: True when the rules declare every key the constructor's ``**kwargs`` takes
     #: (the schema then stays closed); False leaves the schema of a ``**kwargs`` constructor open.
     options_declared: ClassVar[bool] = False
+    #: for derived schemas: what the constructor passes its ``**kwargs`` to (e.g. a dataclass of options);
+    #: its parameters become fields too, and the schema stays closed.
+    options_from: ClassVar[Callable | None] = None
 
 
 class RuleViolation(ValueError):
@@ -284,11 +288,19 @@ class BenchmarkConfig(Section):
 
 
 def _hints(target: Callable) -> dict[str, Any]:
-    function = target.__init__ if inspect.isclass(target) else target
+    function = target if dataclasses.is_dataclass(target) else target.__init__ if inspect.isclass(target) else target
     try:
         return typing.get_type_hints(function, include_extras=True)
     except (NameError, TypeError):  # an annotation that cannot be resolved: check what can be
         return {}
+
+
+def _default_factories(target: Callable) -> dict[str, Callable[[], Any]]:
+    """A dataclass's ``field(default_factory=...)`` by name (its signature shows only a placeholder)."""
+    if not dataclasses.is_dataclass(target):
+        return {}
+    return {f.name: f.default_factory for f in dataclasses.fields(target)
+            if f.default_factory is not dataclasses.MISSING}
 
 
 def field_types(rules: type[Section]) -> dict[str, Any]:
@@ -304,18 +316,28 @@ def derive_schema(target: Callable, base: type[Section] = Section, name: str | N
 
     Each parameter becomes a field with its default, typed by ``base.field_types`` (constraints such as
     ``PositiveInt``) where it has an entry, else by its annotation. Entries for parameters the signature
-    lacks are ignored, so one set of rules serves several classes. ``**kwargs`` opens the schema unless
-    ``base.options_declared``; ``base``'s validators (cross-field rules) apply.
+    lacks are ignored, so one set of rules serves several classes. ``**kwargs`` takes the parameters of
+    ``base.options_from`` when given, else opens the schema unless ``base.options_declared``; ``base``'s
+    validators (cross-field rules) apply.
     """
-    hints, types = _hints(target), field_types(base)
+    types = field_types(base)
     fields: dict[str, Any] = {}
     open_schema = inspect.isclass(target) and target.__init__ is object.__init__  # nothing declared: unknown
-    for parameter in [] if open_schema else list(inspect.signature(target).parameters.values()):
-        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
-            open_schema = not base.options_declared
-        elif parameter.kind is not inspect.Parameter.VAR_POSITIONAL and parameter.name != "self":
-            default = ... if parameter.default is inspect.Parameter.empty else parameter.default
-            fields[parameter.name] = (types.get(parameter.name, hints.get(parameter.name, Any)), default)
+    owners = [] if open_schema else [target]
+    while owners:
+        owner = owners.pop(0)
+        hints, factories = _hints(owner), _default_factories(owner)
+        for parameter in inspect.signature(owner).parameters.values():
+            if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+                if base.options_from is not None and owner is target:
+                    owners.append(base.options_from)
+                else:
+                    open_schema = not base.options_declared
+            elif parameter.kind is not inspect.Parameter.VAR_POSITIONAL and parameter.name != "self":
+                default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+                if parameter.name in factories:
+                    default = Field(default_factory=factories[parameter.name])
+                fields[parameter.name] = (types.get(parameter.name, hints.get(parameter.name, Any)), default)
     if open_schema:
         base = type(base.__name__, (base,), {"model_config": ConfigDict(extra="allow")})
     return create_model(name or f"{getattr(target, '__name__', 'Config')}Config", __base__=base,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from rvosbench.core.config import LoadedConfig
@@ -126,16 +127,16 @@ def check_plan(plan: Plan) -> None:
         seen.add(cell.variant)
         locate = lambda key, v=cell.variant: origins.of_cell(v, key)  # noqa: E731
         raise_first(check_registered(MODELS, cell.config["model"], "model", base=ModelConfig), locate)
-        check_training(cell.config, locate)
+        check_training(cell.config, locate, Path(plan.source).resolve().parent if plan.source else None)
 
 
 def check_benchmark(config: Mapping[str, Any], locate: Callable[[str], Candidates], prefix: str = "") -> None:
-    """A resolved benchmark config: its class's options, its split, its protocol."""
+    """A resolved benchmark config: its class's options, its split (when it names one), its protocol."""
     raise_first(check_registered(BENCHMARKS, config, prefix, base=BenchmarkConfig), locate)
     builder = BENCHMARKS.resolve(config["type"])[0]
     splits = tuple(getattr(builder, "splits", ()) or ())
     split_key = f"{prefix}.split" if prefix else "split"
-    if splits and config.get("split") not in splits:
+    if splits and "split" in config and config["split"] not in splits:
         fail(Problem((split_key,), f"{config['type']} has no split {config.get('split')!r}",
                      hint=f"choose one of: {', '.join(splits)}"), locate)
     protocol = config.get("protocol")
@@ -147,14 +148,20 @@ def check_benchmark(config: Mapping[str, Any], locate: Callable[[str], Candidate
              locate)
 
 
-def check_training(config: Mapping[str, Any], locate: Callable[[str], Candidates]) -> None:
-    """What a training cell's ``train.steps`` implies for its model and data."""
+def check_training(config: Mapping[str, Any], locate: Callable[[str], Candidates], base_dir: Path | None) -> None:
+    """What a training cell's ``train.steps`` implies for its model and data; its training and validation
+    benchmarks against their classes' schemas (``val_benchmark`` stays as written in the plan, since it is
+    part of the content key, so it is resolved here the same way; ``base_dir``: the study's folder)."""
+    from rvosbench.core.plan import resolve_benchmark
+
     builder = MODELS.resolve(config["model"]["type"])[0]
     train = config.get("train") or {}
     settings = TrainSettings.model_validate(dict(train))
     for key in ("benchmark", "val_benchmark"):
         value = train.get(key)
-        if isinstance(value, Mapping):  # the plan resolved it
+        if value and not (isinstance(value, Mapping) and "type" in value):  # not resolved by the plan yet
+            value = resolve_benchmark(value, base_dir, Origins.where(locate(f"train.{key}"))[0])[1]
+        if value:
             check_benchmark(value, locate, prefix=f"train.{key}")
     if not getattr(builder, "trainable", True):
         return
