@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         a, b = (load_config(path).data for path in args.configs)
         print(diff_configs(a, b, *args.configs) or "(no differences)")
         return 0
+    load_catalog(args.plugin)  # built-in models first: --set may then name any key a model's schema declares
     for path in args.configs:
         plan = load_plan(path, args.overrides)
         load_catalog([*args.plugin, *plan.plugins])

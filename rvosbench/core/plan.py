@@ -27,9 +27,9 @@ from rvosbench.core.config import LoadedConfig, apply_overrides, load_config, pa
 from rvosbench.core.errors import ConfigError, did_you_mean
 from rvosbench.core.hashing import stable_hash
 from rvosbench.core.locate import locate
-from rvosbench.core.registry import deep_merge
-from rvosbench.core.schema import (CardSection, EvalSettings, StudySection, TrainSettings, VariantSection, check,
-                                   known_keys)
+from rvosbench.core.registry import MODELS, deep_merge
+from rvosbench.core.schema import (CardSection, EvalSettings, ModelConfig, StudySection, TrainSettings,
+                                   VariantSection, builder_schema, check, known_keys)
 from rvosbench.core.validate import Origins, check_cell_sections, raise_first
 
 CARD_KEYS = {"_base_", "card", "model"}
@@ -301,9 +301,17 @@ def card_models(loaded: LoadedConfig) -> dict[str, dict[str, Any]]:
             for key, section in sections if isinstance(section, Mapping) and isinstance(section.get("card"), str)}
 
 
+def model_keys(model_type: Any) -> list[str]:
+    """The keys a registered model's schema declares (none while the registry does not know the type)."""
+    if not isinstance(model_type, str) or model_type not in MODELS:
+        return []
+    return known_keys(builder_schema(MODELS.resolve(model_type)[0], ModelConfig))
+
+
 def settable_keys(parent: Sequence[str], cards: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Keys ``--set`` may set under ``parent`` without ``+``: the fields the section's schema declares
-    (``train.val_every``), or the keys a card the study names defines (``model.hidden_dim``)."""
+    (``train.val_every``), the keys a card the study names defines (``model.hidden_dim``), or those its
+    model's schema declares (``model.proxy_temporal``; when the model registry is loaded)."""
     if not parent:
         return [field.alias or name for name, field in StudySection.model_fields.items()]
     if parent[0] == "variants":
@@ -314,9 +322,10 @@ def settable_keys(parent: Sequence[str], cards: Mapping[str, Mapping[str, Any]])
         head, rest, card_key = parent[0], list(parent[1:]), "model"
     if head == "model":
         node: Any = cards.get(card_key) or cards.get("model") or {}
+        declared = model_keys(node.get("type")) if not rest else []
         for part in rest:
             node = node.get(part) if isinstance(node, Mapping) else None
-        return list(node) if isinstance(node, Mapping) else []
+        return [*(node if isinstance(node, Mapping) else []), *declared]
     schema = {"train": TrainSettings, "eval": EvalSettings}.get(head)
     return known_keys(schema, rest) if schema is not None else []
 

@@ -355,6 +355,11 @@ def schema_of(cls: type, base: type[Section] = Section) -> type[Section]:
     return derive_schema(cls, rules, name=f"{cls.__name__}Config")
 
 
+def builder_schema(builder: Callable, base: type[Section] = Section) -> type[Section]:
+    """The schema of what a registry builds from: a class's (:func:`schema_of`) or a function's."""
+    return schema_of(builder, base) if inspect.isclass(builder) else derive_schema(builder, base)
+
+
 # -- turning validation errors into problems ------------------------------------------------------
 @dataclass
 class Problem:
@@ -611,7 +616,7 @@ def check_registered(registry: Any, config: Mapping[str, Any], prefix: str,
                         hint=did_you_mean(name, registry.names()))]
     builder, overrides = registry.resolve(name)
     merged = deep_merge(config, overrides)
-    schema = schema_of(builder, base) if inspect.isclass(builder) else derive_schema(builder, base)
+    schema = builder_schema(builder, base)
     data = merged if "type" in schema.model_fields else {k: v for k, v in merged.items() if k != "type"}
     found = check(schema, data, prefix)
     if found:
