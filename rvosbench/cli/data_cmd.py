@@ -87,8 +87,9 @@ def _benchmark_config(spec: str, root: Path | None = None, overrides: list[str] 
 
     config, loaded = read_benchmark_arg(spec, root=root, where=f"rvosbench data {spec}", split_required=False)
     config = apply_overrides(config, overrides or [], source="--set")
-    loaded.overrides = [(parse_override(text)[0], text) for text in overrides or []]
-    for split in splits or [None]:
+    options = [(parse_override(text)[0], text) for text in overrides or []]
+    for split in splits or [None]:  # a wrong split is blamed on its --split
+        loaded.overrides = options + ([("split", f"--split {split}")] if split else [])
         check_benchmark({**config, **({"split": split} if split else {})}, lambda key: [(loaded, key)])
     return config, str(loaded.path)
 

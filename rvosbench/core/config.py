@@ -29,17 +29,19 @@ class LoadedConfig:
     path: Path
     files: list[Path] = field(default_factory=list)  # the file itself first, then its bases
     lines: dict[Path, dict[str, int]] = field(default_factory=dict)
-    overrides: list[tuple[str, str]] = field(default_factory=list)  # (dotted key, the --set as written)
+    # (dotted key, the --set as written, or another option's flag and value, e.g. "--split valid")
+    overrides: list[tuple[str, str]] = field(default_factory=list)
 
     def origin(self, dotted_key: str, exact: bool = False) -> str | None:
-        """Who wrote ``dotted_key`` last: ``--set <as written>``, or ``file:line`` (child file first).
+        """Who wrote ``dotted_key`` last: ``--set <as written>`` (or the option that set it), or ``file:line``
+        (child file first).
 
         An override of a parent key (``--set model={...}``) wrote its children too. Unless ``exact``,
         a key no file names is attributed to its nearest written parent (an inline mapping's line).
         """
         for key, text in reversed(self.overrides):
             if dotted_key == key or dotted_key.startswith(key + "."):
-                return f"--set {text}"
+                return text if text.startswith("--") else f"--set {text}"
         parts = dotted_key.split(".")
         for depth in [len(parts)] if exact else range(len(parts), 0, -1):
             for path in self.files:
@@ -51,7 +53,7 @@ class LoadedConfig:
     def where(self, dotted_key: str) -> str:
         """``file:line (key '...')`` or ``--set ...`` for ``dotted_key``; the top file when unknown."""
         origin = self.origin(dotted_key)
-        if origin is not None and origin.startswith("--set"):
+        if origin is not None and origin.startswith("--"):
             return origin
         return f"{origin or self.path} (key '{dotted_key}')"
 

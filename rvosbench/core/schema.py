@@ -110,6 +110,9 @@ class InputOptions(TypedDict, total=False):
     max_size: PositiveInt | None
     mean: Annotated[list[float], Field(min_length=3, max_length=3)]
     std: Annotated[list[PositiveFloat], Field(min_length=3, max_length=3)]
+    #: how frames are resized (rvosbench.data.transforms.RESAMPLERS): float F.interpolate with antialiasing
+    #: (the default), or PIL's 8-bit bilinear filter as the ReferFormer/MTTR authors' transforms do
+    resample: Literal["torch_antialias", "pil_bilinear"]
 
 
 def check_input_sizes(options: dict[str, Any]) -> dict[str, Any]:
@@ -200,6 +203,9 @@ class EvalSettings(Section):
     """How a trained model is evaluated on a benchmark (the ``eval:`` section)."""
 
     window: PositiveInt | None = 36  # frames per inference window for long videos (null: whole video)
+    #: how a video is cut into windows (rvosbench.data.clips.EVAL_CLIPS): consecutive windows, or one window
+    #: of ``window`` frames centred on each annotated frame (MTTR's A2D/JHMDB-Sentences evaluation)
+    clips: Literal["consecutive", "centred"] = "consecutive"
     threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
     input: Input = Field(default_factory=dict, examples=[{"short_side": 64}])  # overrides of the card's input
     limit: PositiveInt | None = Field(None, examples=[20])  # evaluate the first N samples only (smoke tests)
@@ -210,6 +216,13 @@ class EvalSettings(Section):
     scaling: Annotated[list[PositiveInt], AfterValidator(unique)] = Field(default_factory=list,
                                                                           examples=[[4, 8, 16]])
     scaling_limit: PositiveInt = 16  # samples used per scaling point
+
+    @model_validator(mode="after")
+    def _centred_windows_need_a_length(self) -> EvalSettings:
+        if self.clips == "centred" and self.window is None:
+            raise RuleViolation("clips: centred needs a window (the number of frames centred on each annotated "
+                                "frame), but window is null", ["clips", "window"], hint="set eval.window, e.g. 10")
+        return self
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any] | None) -> EvalSettings:

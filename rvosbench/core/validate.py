@@ -70,14 +70,14 @@ class Origins:
         nearest written parent of the most general candidate (the shared section, not one variant)."""
         written = [(loaded, key, loaded.origin(key, exact=True)) for loaded, key in candidates]
         written = [w for w in written if w[2] is not None]
-        best = next((w for w in written if w[2].startswith("--set")), written[0] if written else None)
+        best = next((w for w in written if w[2].startswith("--")), written[0] if written else None)
         if best is None:
             loaded, key = next(((l, k) for l, k in reversed(candidates) if l is candidates[0][0]), candidates[0])
             best = (loaded, key, loaded.origin(key))
         loaded, key, origin = best
         if origin is None:
             return f"{loaded.path} (key '{key}')", key, False
-        if origin.startswith("--set"):
+        if origin.startswith("--"):
             return origin, key, True
         return f"{origin} (key '{key}')", key, False
 

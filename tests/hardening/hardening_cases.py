@@ -444,4 +444,28 @@ CASES: list[Case] = [
     Case("card-key-typo", "A misspelt key in a model card's `card:` section", card_section_typo, "late or unclear"),
     Case("plugin-model-key", "A misspelt key of a plug-in model (its constructor is its schema)", plugin_model_key,
          "late or unclear"),
+    # keys added since: ProxyFormer's switches, synth's generator options, validation data, rival inputs
+    Case("attention-typo", "`--set model.attention=cupled`",
+         with_set("model.attention=cupled", expected="model.attention must be one of: decoupled, coupled, "
+                                                     "coupled_pair; got 'cupled' (did you mean 'coupled'"),
+         "late or unclear"),
+    Case("synth-family-typo", "A synth `families` entry misspelt (found only when the benchmark was built)",
+         with_edit("benchmark: synth/train", "benchmark: {name: synth, split: train, families: [motion, moton]}",
+                   "train.benchmark.families.1 must be one of: appearance, motion, relation, temporal_change, "
+                   "distractor; got 'moton'"), "late or unclear"),
+    Case("synth-option-typo", "A misspelt synth generator option (the plan did not check synth's options)",
+         with_edit("benchmark: synth/train", "benchmark: {name: synth, split: train, famlies: [motion]}",
+                   "unknown key 'train.benchmark.famlies' (did you mean 'families'"), "late or unclear"),
+    Case("val-split-typo", "`train.val_benchmark: synth/vall` (the plan did not check its split)",
+         with_edit("steps: 20,", "steps: 20, val_every: 10, val_benchmark: synth/vall,",
+                   "synth has no split 'vall'"), "late or unclear"),
+    Case("centred-no-window", "`eval.clips: centred` with `eval.window: null`",
+         with_set("eval.clips=centred", "eval.window=null", expected="clips: centred needs a window"),
+         "late or unclear"),
+    Case("resample-typo", "`--set eval.input={resample: pil}`",
+         with_set("eval.input={resample: pil}", expected="eval.input.resample must be one of: torch_antialias, "
+                                                         "pil_bilinear; got 'pil'"), "late or unclear"),
+    Case("data-check-split", "`rvosbench data check ref_davis17 --split vaild`",
+         lambda tmp: (["data", "check", "ref_davis17", "--split", "vaild"],
+                      "ref_davis17 has no split 'vaild' (choose one of: train, valid)"), "late or unclear"),
 ]
