@@ -36,6 +36,7 @@ COMMANDS = {
     "predict": "predict_cmd",
     "claims": "claims_cmd",
     "convert": "convert_cmd",
+    "export": "export_cmd",
 }
 
 

@@ -328,6 +328,61 @@ class ResultStore:
         return True
 
 
+# -- shipping results --------------------------------------------------------------------------------
+SHIPPED_TRAINING_FILES = ("config.yaml", "done.json", "train_log.jsonl")
+
+
+def export_studies(root: str | Path, studies: Sequence[str], dest: str | Path, *,
+                   overwrite: bool = False) -> dict[str, int]:
+    """Copy what the reports of ``studies`` read into the store ``dest``, without checkpoints.
+
+    Why: ``results/`` ships measured results with the repository (as timm ships its results CSVs), so
+    ``rvosbench report``, ``claims`` and ``leaderboard`` rebuild their tables and plots offline from a
+    clone. A shipped store is read, not resumed: each bound cell is copied whole (summary, per-sample
+    records, tables, strips), each training only as :data:`SHIPPED_TRAINING_FILES` (its config, log and
+    done marker, a few hundred kB instead of its weights), plus the studies' own files and index lines.
+    A study ``dest`` already holds is refused unless ``overwrite``, which replaces its bindings; cells
+    and trainings are content-addressed, so copying one that is already there changes nothing.
+    """
+    root, dest = Path(root), Path(dest)
+    require_store(root)
+    bindings = [line for line in read_bindings(root) if line["study"] in studies]
+    missing = [s for s in studies if not any(line["study"] == s for line in bindings)]
+    if missing:
+        raise UserError(f"no stored results for {', '.join(missing)}", where=str(root / INDEX),
+                        hint="name studies this store holds (rvosbench report lists them) or pass --store")
+    held = sorted({line["study"] for line in read_bindings(dest) if line["study"] in studies}) if is_store(dest) else []
+    if held and not overwrite:
+        raise UserError(f"{dest} already holds {', '.join(held)}", where=str(dest / INDEX),
+                        hint="pass --overwrite to replace them")
+    store = ResultStore(dest)
+    store.open()
+    counts = {"studies": len(studies), "cells": 0, "trainings": 0}
+    for line in bindings:
+        target = dest / line["path"]
+        if not target.exists():
+            shutil.copytree(root / line["path"], target,
+                            ignore=shutil.ignore_patterns(".staging-*", ".work-*", "*.lock"))
+            counts["cells"] += 1
+        train = line.get("train_path")
+        if train and not (dest / train).exists():
+            (dest / train).mkdir(parents=True)
+            for name in SHIPPED_TRAINING_FILES:
+                if (root / train / name).is_file():
+                    shutil.copy2(root / train / name, dest / train / name)
+            counts["trainings"] += 1
+    for study in studies:
+        for name in STUDY_FILES:
+            source = study_file(root, study, name)
+            if source.is_file():
+                store.study_dir(study).mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, store.study_dir(study) / name)
+    with store.lock(store.index_path):
+        kept = [line for line in read_jsonl(store.index_path) if line.get("study") not in studies]
+        atomic_write_text(store.index_path, jsonl_text(kept + bindings))
+    return counts
+
+
 # -- earlier layouts ---------------------------------------------------------------------------------
 def _legacy_study_dirs(root: Path) -> list[Path]:
     """Study folders of the first layout (``<store>/<study>/cells|train|baselines|plan.yaml``)."""

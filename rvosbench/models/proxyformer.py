@@ -133,7 +133,7 @@ def full_pair(a: ResidualAttention, b: ResidualAttention, mode: str, x: torch.Te
 
 
 def branch_pair(dim: int, heads: int, dropout: float, mode: str,
-                b_factory=None) -> tuple[ResidualAttention, ResidualAttention]:
+                b_factory: Callable[[], ResidualAttention] | None = None) -> tuple[ResidualAttention, ResidualAttention]:
     """Branch a (always with attention) and branch b (its own attention unless ``coupled``)."""
     a = ResidualAttention(dim, heads, dropout)
     if mode == "coupled":
@@ -162,7 +162,8 @@ class ProxyConditionedVideoEncoding(nn.Module):
         """X̂ from X (B, T, L, C): ``Norm(X + MHSA_s) + Norm(X + MHSA_t)``, or the coupled forms."""
         B, T, L, C = x.shape
         if self.mode != "decoupled":
-            out = full_pair(self.self_spatial, self.self_temporal, self.mode, x.reshape(B, T * L, C), pos_q=g.spatio_temporal, pos_k=g.spatio_temporal,
+            out = full_pair(self.self_spatial, self.self_temporal, self.mode, x.reshape(B, T * L, C),
+                            pos_q=g.spatio_temporal, pos_k=g.spatio_temporal,
                             mask=g.own_frame(L, L, blocked=not self.video_temporal))
             return out.reshape(B, T, L, C)
         spatial = self.self_spatial(x.reshape(B * T, L, C), pos_q=g.spatial, pos_k=g.spatial)
@@ -261,7 +262,8 @@ class VideoTextConditionedProxyEncoding(nn.Module):
         else:
             def own_update() -> torch.Tensor:  # coupled_pair: the temporal branch keeps its pooled views
                 span = "frame" if own_frame else "clip"
-                return self.v2p_temporal.attend(p.reshape(B, T, N, C), video, g, own_frame, span).reshape(B, T * N, C)
+                update = self.v2p_temporal.attend(p.reshape(B, T, N, C), video, g, own_frame, span)
+                return update.reshape(B, T * N, C)
 
             out = full_pair(self.v2p_spatial, self.v2p_temporal, self.mode, p, b_update=own_update,
                             kv=video.reshape(B, T * g.L, C), pos_k=g.spatio_temporal,

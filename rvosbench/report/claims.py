@@ -115,6 +115,29 @@ def claim_markdown(study: Study, claim: dict[str, Any], references: pd.DataFrame
     return "\n".join(lines)
 
 
+def learning_curves(study: Study, tags: list[str]) -> str:
+    """Per tag, a table of the validation score (mean over seeds) of every variant at every validated
+    step: the per-type learning curves the trainings log (``val/J&F@<tag>``, ``train.val_every``)."""
+    logs = study.train_logs
+    column = f"val/{METRIC}"
+    if logs is None or column not in logs.columns:
+        return "(the trainings of this study logged no validation metric: set train.val_every)"
+    logs = logs[logs[column].notna()]
+    steps = sorted(int(step) for step in logs["step"].unique())
+    lines = []
+    for tag in ["all", *tags]:
+        key = column if tag == "all" else f"{column}@{tag}"
+        if key not in logs.columns:
+            continue
+        lines += [f"`{tag}` ({METRIC} ×100 on the validation split, mean over seeds):", "",
+                  "| variant | " + " | ".join(str(step) for step in steps) + " |", "|" + " --- |" * (len(steps) + 1)]
+        for variant in study.variants:
+            part = logs[logs["variant"] == variant].groupby("step")[key].mean()
+            lines.append(f"| `{variant}` | " + " | ".join(_pct(part.get(step, float("nan"))) for step in steps) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def claims_markdown(study: Study, claims: list[dict[str, Any]],
                     reference_names: tuple[str, ...] | list[str] = REFERENCES) -> str:
     references = reference_records(study)
@@ -125,4 +148,6 @@ def claims_markdown(study: Study, claims: list[dict[str, Any]],
              f"bootstrap over videos; p: paired Wilcoxon signed-rank over videos (bold: p < 0.05); per seed: "
              f"the mean over the tag's expressions for each seed. The last columns are reference predictors: "
              f"{', '.join(names) or 'none stored'} (docs/benchmarks.md).")
-    return "\n".join([intro, ""] + [claim_markdown(study, claim, references, names) for claim in claims])
+    tags = list(dict.fromkeys(tag for claim in claims for tag in claim["tags"]))
+    return "\n".join([intro, ""] + [claim_markdown(study, claim, references, names) for claim in claims]
+                     + ["### Per-type learning curves", "", learning_curves(study, tags)])

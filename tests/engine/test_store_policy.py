@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from rvosbench.cli.main import main
-from rvosbench.core.store import ResultStore, read_bindings
+from rvosbench.core.store import ResultStore, read_bindings, read_jsonl
 
 from .test_run import REPO, cell_path, model_records, train_path, write_study
 
@@ -266,3 +266,25 @@ def test_predict_checks_the_checkpoint_sha256(tiny, tmp_path, capsys) -> None:
                                                         f"sha256: {'de' * 32}}}\n", 1))
     assert main([*args[:1], str(card), *args[2:]]) == 2  # the card's own checkpoint, against its sha256
     assert "differs from the card's checkpoint.sha256" in capsys.readouterr().err
+
+
+def test_an_exported_study_has_no_weights_and_rebuilds_its_report(tiny, tmp_path, capsys) -> None:
+    """``rvosbench export`` (how results/ is shipped): bound cells whole, trainings as config + log + done
+    marker only, the report rebuilt from the copy alone; a second export is refused without --overwrite."""
+    _, store = tiny
+    shipped = tmp_path / "results" / "synth"
+    assert main(["export", "tiny", "--store", str(store), "--out", str(shipped)]) == 0
+    assert not list(shipped.rglob("*.pt")) and list(store.rglob("*.pt"))
+    original = {(r["cell"], r["key"]) for r in read_bindings(store) if r["study"] == "tiny"}
+    assert {(r["cell"], r["key"]) for r in read_bindings(shipped)} == original
+    for line in read_bindings(shipped):
+        if line["train_path"]:
+            assert sorted(p.name for p in (shipped / line["train_path"]).iterdir()) == \
+                ["config.yaml", "done.json", "train_log.jsonl"]
+    capsys.readouterr()
+    assert main(["report", str(shipped / "tiny"), "--formats", "md"]) == 0
+    assert (shipped / "reports" / "tiny" / "tiny.md").is_file()
+    assert main(["export", "tiny", "--store", str(store), "--out", str(shipped)]) == 2
+    assert "already holds tiny" in capsys.readouterr().err
+    assert main(["export", "tiny", "--store", str(store), "--out", str(shipped), "--overwrite"]) == 0
+    assert len(list(read_jsonl(shipped / "index.jsonl"))) == len(original)

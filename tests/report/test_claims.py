@@ -80,3 +80,15 @@ def test_the_shipped_claims_name_variants_of_the_full_ablation():
     variants = set(yaml.safe_load((repo / "ablations/all.yaml").read_text())["variants"])
     for claim in load_claims(repo / "reports/claims.yaml"):
         assert {claim["with"], *claim["without"]} <= variants
+
+
+def test_learning_curves_average_the_validation_scores_over_seeds(with_references):
+    from rvosbench.report.claims import learning_curves
+
+    study = load_study("toy", with_references)
+    text = learning_curves(study, ["motion"])
+    logs = study.train_logs[study.train_logs["val/J&F"].notna()]
+    expected = logs[(logs["variant"] == "no_jsc") & (logs["step"] == 200)]["val/J&F"].mean()
+    row = next(line for line in text.splitlines() if line.startswith("| `no_jsc` |"))
+    assert row.split("|")[-2].strip() == f"{100 * expected:.1f}"  # the last step's column
+    assert "`motion`" not in text  # the toy trainings logged no per-tag curve

@@ -40,8 +40,8 @@ def frame_facts(labels: np.ndarray, frame: np.ndarray, objects: dict[str, dict[s
         diameter = SIZES[info["size"]] * min(height, width)
         colour = nearest_colour(np.median(frame[mask], axis=0))
         visible = min(1.0, mask.sum() / full_area(info["category"], diameter))
-        facts[int(oid)] = Facts(info["category"], info["size"], [colour], np.array([[xs.mean() + 0.5, ys.mean() + 0.5]]),
-                                np.array([visible]), diameter / 2)
+        centre = np.array([[xs.mean() + 0.5, ys.mean() + 0.5]])
+        facts[int(oid)] = Facts(info["category"], info["size"], [colour], centre, np.array([visible]), diameter / 2)
     return facts
 
 
