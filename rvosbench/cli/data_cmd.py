@@ -15,9 +15,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from rvosbench.core.config import apply_overrides, load_config
+from rvosbench.core.config import apply_overrides, parse_override
 from rvosbench.core.errors import ConfigError, UserError
-from rvosbench.core.locate import locate
 
 ACTIONS = ("fixture", "check", "synth")
 
@@ -78,21 +77,29 @@ def run_fixture(args: argparse.Namespace) -> int:
     return 0
 
 
-def _benchmark_config(spec: str) -> tuple[dict[str, Any], Path]:
-    path = locate("benchmarks", spec)
-    return load_config(path).data, path
+def _benchmark_config(spec: str, root: Path | None = None, overrides: list[str] | None = None,
+                      splits: list[str] | None = None) -> tuple[dict[str, Any], str]:
+    """The benchmark a command names, resolved as a study's entry is (:func:`rvosbench.core.plan.read_benchmark_arg`)
+    with ``--root``/``--set`` on top, and checked with each of ``splits`` (default: the config's own, if
+    any) against its class's schema before any work: ``(config, where)``."""
+    from rvosbench.core.plan import read_benchmark_arg
+    from rvosbench.core.validate import check_benchmark
+
+    config, loaded = read_benchmark_arg(spec, root=root, where=f"rvosbench data {spec}", split_required=False)
+    config = apply_overrides(config, overrides or [], source="--set")
+    options = [(parse_override(text)[0], text) for text in overrides or []]
+    for split in splits or [None]:  # a wrong split is blamed on its --split
+        loaded.overrides = options + ([("split", f"--split {split}")] if split else [])
+        check_benchmark({**config, **({"split": split} if split else {})}, lambda key: [(loaded, key)])
+    return config, str(loaded.path)
 
 
 def run_check(args: argparse.Namespace) -> int:
     from rvosbench.core.registry import BENCHMARKS
     from rvosbench.data import build_benchmark
 
-    config, path = _benchmark_config(args.config)
-    if "type" not in config:
-        raise ConfigError("benchmark config has no 'type'", where=str(path))
-    if args.root is not None:
-        config["root"] = str(args.root)
-    cls, _ = BENCHMARKS.resolve(config["type"], where=str(path))
+    config, path = _benchmark_config(args.config, root=args.root, splits=args.split)
+    cls, _ = BENCHMARKS.resolve(config["type"], where=path)
     splits = args.split or list(getattr(cls, "splits", ()) or [config["split"]])
     print(f"{config['type']} at {config.get('root')}")
     print(f"{'split':<14}{'videos':>8}{'expressions':>13}{'frames':>9}{'annotated':>11}{'objects':>9}  fingerprint")
@@ -101,7 +108,7 @@ def run_check(args: argparse.Namespace) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                bench = build_benchmark({**config, "split": split}, where=str(path))
+                bench = build_benchmark({**config, "split": split}, where=path)
                 stats = bench.stats()
                 for sample in bench.sample_list()[: args.decode]:  # None (all) slices everything
                     sample.frames()
@@ -126,12 +133,11 @@ def run_synth(args: argparse.Namespace) -> int:
     from rvosbench.data.preview import preview_strip
     from rvosbench.data.synth.generate import SPLITS
 
-    config, path = _benchmark_config(args.config)
-    config = apply_overrides(config, args.set, source="--set")
+    config, path = _benchmark_config(args.config, overrides=args.set, splits=[args.split] if args.split else None)
     if config.get("type") != "synth":
-        raise ConfigError(f"{path} is a '{config.get('type')}' config, not synth", where=str(path))
+        raise ConfigError(f"{path} is a '{config.get('type')}' config, not synth", where=path)
     started = time.perf_counter()
-    bench = build_benchmark({**config, "split": args.split or config.get("split", "test")}, where=str(path))
+    bench = build_benchmark({**config, "split": args.split or config.get("split", "test")}, where=path)
     samples = bench.sample_list()
     seconds = time.perf_counter() - started
     print(f"synth dataset: {bench.root} (ready in {seconds:.1f} s)")

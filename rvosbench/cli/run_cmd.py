@@ -88,10 +88,14 @@ def run(args: argparse.Namespace) -> int:
     from rvosbench.engine.runner import run_study
     from rvosbench.engine.scoring import start_early
 
+    from rvosbench.core.validate import check_plan
+
     if args.job:
         die_with_parent()
     load_catalog(args.plugin)
     plan = load_plan(args.config, args.overrides)  # a config error stops here, before any process starts
+    load_catalog(plan.plugins)
+    check_plan(plan)  # models and benchmarks against their classes' schemas, before any work
     if args.jobs > 1 and "WORLD_SIZE" not in os.environ:
         if args.nproc > 1:
             raise ConfigError("--jobs and --nproc cannot be combined", where="rvosbench run",

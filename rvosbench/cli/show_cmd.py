@@ -6,7 +6,8 @@ import argparse
 from rvosbench.core.config import diff_configs, dump_yaml, load_config
 from rvosbench.core.errors import ConfigError
 from rvosbench.core.plan import Plan, load_plan
-from rvosbench.core.registry import BENCHMARKS, MODELS
+from rvosbench.core.registry import MODELS
+from rvosbench.core.validate import check_plan
 from rvosbench.engine.catalog import load_catalog
 
 
@@ -19,14 +20,6 @@ def add_parser(subparsers, name: str, common: argparse.ArgumentParser) -> None:
                         help="override keys (dotted); +key=value adds a new key")
     parser.add_argument("--cells", action="store_true", help="also print every cell's full config")
     parser.set_defaults(handler=run)
-
-
-def check_names(plan: Plan) -> None:
-    """Every model type and benchmark type in the plan must be registered."""
-    for cell in plan.train_cells:
-        MODELS.resolve(cell.config["model"]["type"], where=f"{plan.source} (variant '{cell.variant}', model.type)")
-    for cell in plan.eval_cells:
-        BENCHMARKS.resolve(cell.config["benchmark"]["type"], where=f"{plan.source} (benchmark '{cell.benchmark}')")
 
 
 def print_plan(plan: Plan, with_configs: bool) -> None:
@@ -63,9 +56,10 @@ def run(args: argparse.Namespace) -> int:
         a, b = (load_config(path).data for path in args.configs)
         print(diff_configs(a, b, *args.configs) or "(no differences)")
         return 0
+    load_catalog(args.plugin)  # built-in models first: --set may then name any key a model's schema declares
     for path in args.configs:
         plan = load_plan(path, args.overrides)
         load_catalog([*args.plugin, *plan.plugins])
-        check_names(plan)
+        check_plan(plan)  # models and benchmarks against their classes' schemas
         print_plan(plan, args.cells)
     return 0

@@ -1,4 +1,4 @@
-"""Make ``import torchvision`` work next to a CPU-only torch.
+"""Make ``import torchvision`` work next to a CPU-only torch, and keep OpenCV's warnings off stderr.
 
 The only torchvision wheel for torch 2.13 on the package index (0.28.0) is a CUDA build whose compiled
 ``_C`` library cannot load beside the CPU torch. ``torchvision/_meta_registrations.py`` then registers
@@ -57,3 +57,20 @@ def ensure_torchvision_importable() -> bool:
         _library.define(schema)
     applied = True
     return True
+
+
+#: OpenCV's own logger and its FFmpeg backend print ``[ WARN:0@0.1] ... can't open/read file`` and
+#: ``[mjpeg @ 0x...] ...`` lines on stderr, between a progress bar and the one-line error that explains
+#: the same failure. Errors are raised by rvosbench instead; ``RVOSBENCH_`` users may set the variables.
+OPENCV_QUIET = {"OPENCV_LOG_LEVEL": "ERROR", "OPENCV_FFMPEG_LOGLEVEL": "-8"}  # -8: FFmpeg's AV_LOG_QUIET
+
+
+def quiet_opencv() -> None:
+    """Silence OpenCV's warnings at the source, unless the user set the variables (read when OpenCV
+    loads; an OpenCV imported before rvosbench is set through its API)."""
+    for name, value in OPENCV_QUIET.items():
+        os.environ.setdefault(name, value)
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None and os.environ["OPENCV_LOG_LEVEL"] == OPENCV_QUIET["OPENCV_LOG_LEVEL"]:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+

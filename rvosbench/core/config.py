@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,14 +29,33 @@ class LoadedConfig:
     path: Path
     files: list[Path] = field(default_factory=list)  # the file itself first, then its bases
     lines: dict[Path, dict[str, int]] = field(default_factory=dict)
+    # (dotted key, the --set as written, or another option's flag and value, e.g. "--split valid")
+    overrides: list[tuple[str, str]] = field(default_factory=list)
+
+    def origin(self, dotted_key: str, exact: bool = False) -> str | None:
+        """Who wrote ``dotted_key`` last: ``--set <as written>`` (or the option that set it), or ``file:line``
+        (child file first).
+
+        An override of a parent key (``--set model={...}``) wrote its children too. Unless ``exact``,
+        a key no file names is attributed to its nearest written parent (an inline mapping's line).
+        """
+        for key, text in reversed(self.overrides):
+            if dotted_key == key or dotted_key.startswith(key + "."):
+                return text if text.startswith("--") else f"--set {text}"
+        parts = dotted_key.split(".")
+        for depth in [len(parts)] if exact else range(len(parts), 0, -1):
+            for path in self.files:
+                line = self.lines.get(path, {}).get(".".join(parts[:depth]))
+                if line is not None:
+                    return f"{path}:{line}"
+        return None
 
     def where(self, dotted_key: str) -> str:
-        """``file:line`` of the file (child first) that wrote ``dotted_key``, else the top file."""
-        for path in self.files:
-            line = self.lines.get(path, {}).get(dotted_key)
-            if line is not None:
-                return f"{path}:{line} (key '{dotted_key}')"
-        return f"{self.path} (key '{dotted_key}')"
+        """``file:line (key '...')`` or ``--set ...`` for ``dotted_key``; the top file when unknown."""
+        origin = self.origin(dotted_key)
+        if origin is not None and origin.startswith("--"):
+            return origin
+        return f"{origin or self.path} (key '{dotted_key}')"
 
 
 def _base_paths(data: Any, path: Path) -> list[Path]:
@@ -54,8 +73,12 @@ def _collect(path: Path, loaded: LoadedConfig, stack: tuple[Path, ...]) -> None:
         chain = " -> ".join(str(p) for p in (*stack, path))
         raise ConfigError(f"_base_ cycle: {chain}", where=str(stack[-1]))
     data, lines = read_yaml(path)
-    if data is not None and not isinstance(data, Mapping):
-        raise ConfigError("a config file must hold a mapping at the top level", where=str(path))
+    if data is None:
+        raise ConfigError("the file is empty (or only comments)", where=str(path),
+                          hint="a config holds a mapping of keys, e.g. see ablations/jsc.yaml")
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"a config file must hold a mapping of keys at the top level, not a "
+                          f"{type(data).__name__}", where=str(path), hint="write key: value lines")
     loaded.files.append(path)
     loaded.lines[path] = lines
     for base in _base_paths(data, path):
@@ -101,8 +124,13 @@ def parse_override(text: str) -> tuple[str, Any, bool]:
     return key, parse_scalar(raw), may_add
 
 
-def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str = "--set") -> dict[str, Any]:
-    """Return a copy of ``data`` with dotted overrides applied; unknown keys need a leading ``+``."""
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str = "--set",
+                    known: Callable[[list[str]], Collection[str]] | None = None) -> dict[str, Any]:
+    """Return a copy of ``data`` with dotted overrides applied.
+
+    A key ``data`` lacks needs a leading ``+`` unless it is among ``known(parent parts)``, the keys the
+    config accepts there (a schema's fields, a model card's keys); what added keys mean is checked later.
+    """
     result = copy.deepcopy(data)
     for text in overrides:
         key, value, may_add = parse_override(text)
@@ -112,20 +140,21 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str 
             last = depth == len(parts) - 1
             if isinstance(node, list):
                 if not part.isdigit() or int(part) >= len(node):
-                    raise ConfigError(f"index '{part}' is out of range in '{key}'", where=source)
+                    raise ConfigError(f"index '{part}' is out of range in '{key}'", where=f"{source} {text}")
                 part_key: Any = int(part)
             elif isinstance(node, dict):
                 part_key = part
                 if part not in node:
-                    if not may_add:
-                        prefix = ".".join(parts[:depth]) or "<top level>"
-                        raise ConfigError(
-                            f"unknown key '{key}' ({part!r} is not under {prefix})", where=source,
-                            hint=f"{did_you_mean(part, node.keys())}; to add a new key write +{key}=...",
-                        )
+                    accepted = set(known(parts[:depth])) if known is not None else set()
+                    if part not in accepted and not may_add:
+                        prefix = ".".join(parts[:depth]) or "the top level"
+                        adding = "" if known is not None else f"; to add a new key write +{key}=..."
+                        raise ConfigError(f"unknown key '{key}' ('{part}' is not under {prefix})",
+                                          where=f"{source} {text}", hint=did_you_mean(part, {*node, *accepted}) + adding)
                     node[part] = {} if not last else None
             else:
-                raise ConfigError(f"cannot set '{key}': '{'.'.join(parts[:depth])}' is not a mapping", where=source)
+                raise ConfigError(f"cannot set '{key}': '{'.'.join(parts[:depth])}' is not a mapping",
+                                  where=f"{source} {text}")
             if last:
                 node[part_key] = value
             else:
@@ -133,6 +162,12 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str 
                     node[part_key] = {}
                 node = node[part_key]
     return result
+
+
+def dump_flow(value: Any) -> str:
+    """One value as one line of YAML (``0.0005``, ``[0, 1]``, ``{short_side: 64}``) for hints."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 16, allow_unicode=True).strip()
+    return text.removesuffix("...").strip()
 
 
 def dump_yaml(data: Any) -> str:

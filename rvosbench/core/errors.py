@@ -8,6 +8,7 @@ they are never disguised as user mistakes.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 
@@ -55,6 +56,26 @@ class PluginError(UserError):
 
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of an exception's message, or its type's name when it has none (a
+    library's multi-line or empty message must not break the one-line report). A Python object's repr
+    in it (``<_io.BytesIO object at 0x...>``) tells a user nothing and becomes "the data"."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return _OBJECT_REPR.sub("the data", lines[0]) if lines else type(error).__name__
+
+
+def image_error(error: BaseException) -> str:
+    """An image decoding error in words (PIL names an unidentifiable in-memory file by its repr)."""
+    from PIL import UnidentifiedImageError
+
+    if isinstance(error, UnidentifiedImageError):
+        return "not an image in a format PIL can read (is it a PNG/JPEG file?)"
+    return first_line(error)
 
 
 def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:

@@ -11,6 +11,8 @@ Randomness is drawn from ``(seed, epoch, index)``, so a clip is reproducible in 
 """
 from __future__ import annotations
 
+import typing
+
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from rvosbench.core.errors import DataError
+from rvosbench.core.schema import EvalSettings
 from rvosbench.core.types import Sample
 from rvosbench.data.base import Benchmark
 from rvosbench.data.transforms import EvalTransform, TrainTransform, masks_to_boxes
@@ -134,7 +137,7 @@ class VideoWindow:
 
 
 #: how evaluation cuts a video into model inputs (``eval.clips``): :func:`video_windows` or :func:`centred_windows`
-EVAL_CLIPS = ("consecutive", "centred")
+EVAL_CLIPS: tuple[str, ...] = typing.get_args(EvalSettings.model_fields["clips"].annotation)  # the schema's values
 
 
 def video_windows(sample: Sample, transform: EvalTransform, window: int | None = None) -> Iterator[VideoWindow]:

@@ -27,8 +27,8 @@ from rvosbench.core.errors import DataError
 from rvosbench.core.registry import BENCHMARKS
 from rvosbench.core.types import Sample
 from rvosbench.data.base import Benchmark, check_count, expression_text
-from rvosbench.data.io import (ImageFrames, LabelMapMasks, check_decoder, image_size, load_json, read_label_map,
-                               require_dir, require_file)
+from rvosbench.data.io import (ImageFrames, LabelMapMasks, check_decoder, check_label_png, image_size, load_json,
+                               read_label_map, require_dir, require_file)
 
 DAVIS_HINT = "unzip DAVIS-2017-Unsupervised-trainval-480p.zip and davis_text_annotations.zip into the root"
 #: (file, encoding, annotator, kind) in run order 0..3
@@ -131,6 +131,7 @@ class RefDAVIS17(Benchmark):
             frame_paths = [frame_dir / f"{n}.jpg" for n in names]
             mask_paths = [self.davis / "Annotations_unsupervised" / "480p" / video / f"{n}.png" for n in names]
             size = image_size(frame_paths[0])
+            check_label_png(mask_paths[0])  # a greyscale or colour mask is refused now, not when scored
             frames, void = ImageFrames(frame_paths, decoder), VoidMasks(mask_paths)
             objects = sorted({obj for text in self._texts for obj in text.get(video, {})})
             for rank, obj in enumerate(objects):

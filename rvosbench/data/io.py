@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from rvosbench.core.errors import ConfigError, DataError
+from rvosbench.core.errors import ConfigError, DataError, first_line, image_error
 
 DECODERS = ("cv2", "pil")
 
@@ -77,31 +77,67 @@ def expect_mapping(value: Any, where: str, key: str, hint: str = "restore the fi
     return value
 
 
+def _jpeg_truncated(data: bytes) -> bool:
+    """A JPEG without its end-of-image marker near the end was cut short (libjpeg would decode it
+    anyway, grey below the cut, printing only a warning)."""
+    return data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-1024:]
+
+
 def read_rgb(path: Path, decoder: str = "cv2") -> np.ndarray:
-    """Decode one image as uint8 (H, W, 3) RGB."""
+    """Decode one image as uint8 (H, W, 3) RGB; a truncated or unreadable file is a DataError."""
     if decoder == "cv2":
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise DataError(f"cannot read image: {error.strerror or first_line(error)}", where=str(path),
+                            hint="the file is missing or unreadable; restore it") from error
+        image = None if _jpeg_truncated(data) else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if image is None:
-            raise DataError("cannot decode image", where=str(path), hint="the file is missing or corrupt; restore it")
+            what = "truncated JPEG (no end-of-image marker)" if _jpeg_truncated(data) else "cannot decode image"
+            raise DataError(what, where=str(path), hint="the file is missing or corrupt; restore it")
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     try:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"))
     except (OSError, ValueError) as error:
-        raise DataError(f"cannot decode image: {error}", where=str(path),
+        raise DataError(f"cannot decode image: {image_error(error)}", where=str(path),
                         hint="the file is missing or corrupt; restore it") from error
 
 
-def read_label_map(path: Path) -> np.ndarray:
-    """Decode an indexed ("P") or grey annotation PNG as its raw label values (H, W) uint8."""
+def _require_palette(mode: str, path: Path) -> None:
+    """Ground truth must be an indexed ("P") PNG whose pixel values are object ids. A greyscale (L) 0/255
+    mask would read as object 255, and a colour (RGB) rendering as nothing: both score against an empty
+    ground truth without a word, so they are refused."""
+    if mode == "P":
+        return
+    if mode in ("L", "1", "I", "I;16"):
+        raise DataError(f"annotation is a greyscale ({mode}) image, expected an indexed (palette) PNG whose "
+                        "pixel values are object ids", where=str(path),
+                        hint="use the released Annotations; a 0/255 mask would be read as object 255 and scored "
+                             "against an empty ground truth (save masks with rvosbench.data.io.write_label_png)")
+    raise DataError(f"annotation is a {mode} image, expected an indexed (palette) PNG", where=str(path),
+                    hint="use the released Annotations, not colour renderings")
+
+
+def check_label_png(path: Path) -> None:
+    """Check an annotation's header (cheap: no pixels are decoded): it exists and is a palette PNG."""
     try:
         with Image.open(path) as image:
-            if image.mode not in ("P", "L"):
-                raise DataError(f"annotation is a {image.mode} image, expected an indexed (palette) PNG",
-                                where=str(path), hint="use the released Annotations, not colour renderings")
+            mode = image.mode
+    except (OSError, ValueError) as error:
+        raise DataError(f"cannot decode annotation: {image_error(error)}", where=str(path),
+                        hint="the file is missing or corrupt; restore it") from error
+    _require_palette(mode, path)
+
+
+def read_label_map(path: Path) -> np.ndarray:
+    """Decode an indexed ("P") annotation PNG as its raw label values (H, W) uint8."""
+    try:
+        with Image.open(path) as image:
+            _require_palette(image.mode, path)
             return np.asarray(image)
     except OSError as error:
-        raise DataError(f"cannot decode annotation: {error}", where=str(path),
+        raise DataError(f"cannot decode annotation: {image_error(error)}", where=str(path),
                         hint="the file is missing or corrupt; restore it") from error
 
 
@@ -145,7 +181,7 @@ def image_size(path: Path) -> tuple[int, int]:
         with Image.open(path) as image:
             return image.height, image.width
     except OSError as error:
-        raise DataError(f"cannot read image header: {error}", where=str(path),
+        raise DataError(f"cannot read image header: {image_error(error)}", where=str(path),
                         hint="the file is missing or corrupt; restore it") from error
 
 

@@ -23,6 +23,7 @@ resolution changes both. Choices (ReferFormer's recipe where the paper is silent
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,11 +34,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 from rvosbench.core.errors import ConfigError
+from rvosbench.core.schema import InputOptions
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-#: ``input.resample`` values: float ``F.interpolate`` (default) or the 8-bit PIL filter of the authors' code
-RESAMPLERS = ("torch_antialias", "pil_bilinear")
+#: ``input.resample`` values, as the card schema declares them: float ``F.interpolate`` (default) or the
+#: 8-bit PIL filter of the authors' code
+RESAMPLERS: tuple[str, ...] = typing.get_args(typing.get_type_hints(InputOptions)["resample"])
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from rvosbench.core.errors import DataError
 from rvosbench.core.registry import BENCHMARKS
 from rvosbench.core.types import Sample
 from rvosbench.data.base import Benchmark, check_count, expression_text
-from rvosbench.data.io import (ImageFrames, LabelMapMasks, check_decoder, expect_mapping, image_size, load_json,
-                               require_dir, require_file)
+from rvosbench.data.io import (ImageFrames, LabelMapMasks, check_decoder, check_label_png, expect_mapping, image_size,
+                               load_json, require_dir, require_file)
 
 RELEASE_HINT = "restore it from the Ref-YouTube-VOS release (see docs/benchmarks.md)"
 
@@ -142,6 +142,8 @@ class YouTubeVOSLayout(Benchmark):
             frames = [str(f) for f in video["frames"]]
             frame_paths = [self.split_dir / "JPEGImages" / vid / f"{f}{self.frame_ext}" for f in frames]
             size = image_size(frame_paths[0])
+            if self.ground_truth and self.palette_masks:  # a greyscale or colour mask is refused now, not when scored
+                check_label_png(self.split_dir / "Annotations" / vid / f"{frames[0]}.png")
             loader = ImageFrames(frame_paths, decoder)
             for exp_id in sorted(video["expressions"], key=_natural_key):
                 exp = video["expressions"][exp_id]

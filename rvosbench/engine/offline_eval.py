@@ -26,7 +26,7 @@ from tqdm import tqdm
 from rvosbench.core.errors import PredictionError, UserError
 from rvosbench.core.hashing import file_sha256
 from rvosbench.core.rle import RLEError, decode_rle
-from rvosbench.core.plan import resolve_benchmark
+from rvosbench.core.plan import read_benchmark_arg
 from rvosbench.core.registry import PROTOCOLS
 from rvosbench.core.types import Prediction, Sample
 from rvosbench.core.atomic import atomic_write_text, jsonl_text
@@ -46,15 +46,8 @@ EXTERNAL_STUDY = "external"  # the study under which ``eval --name`` results are
 # -- the benchmark ----------------------------------------------------------------------------
 def benchmark_config(spec: str, split: str | None = None, root: str | None = None) -> dict[str, Any]:
     """Resolve ``benchmarks/<name>.yaml``, a short name (``synth``) or ``name/split`` to a loader config,
-    with ``--split`` and ``--root`` on top: the studies' resolver (:func:`rvosbench.core.plan.resolve_benchmark`)."""
-    by_path = spec.endswith((".yaml", ".yml"))
-    name, _, named_split = (spec, "", "") if by_path else spec.partition("/")
-    entry = {"name": name, **({"split": split or named_split} if split or named_split else {}),
-             **({"root": str(root)} if root else {})}
-    _, config = resolve_benchmark(entry, None, "--benchmark")
-    if by_path:  # named after its file, as benchmarks/<name>.yaml is named <name>
-        config["name"] = Path(spec).stem
-    return config
+    with ``--split`` and ``--root`` on top: the studies' resolver (:func:`rvosbench.core.plan.read_benchmark_arg`)."""
+    return read_benchmark_arg(spec, split, root)[0]
 
 
 def build(config: Mapping[str, Any]) -> Any:

@@ -47,7 +47,7 @@ class Trained:
 def is_trained(cell: Cell) -> bool:
     """Whether the study trains this (variant, seed): a trainable model and ``train.steps`` > 0."""
     model_class, _ = MODELS.resolve(str(cell.config["model"]["type"]))
-    steps = (cell.config.get("train") or {}).get("steps", TrainSettings.steps)
+    steps = TrainSettings.from_config(cell.config.get("train")).steps
     return bool(getattr(model_class, "trainable", True)) and steps != 0
 
 

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from rvosbench.core.errors import PredictionError
+from rvosbench.core.errors import PredictionError, image_error
 from rvosbench.core.hashing import stable_hash
 from rvosbench.core.safezip import open_zip
 from rvosbench.core.types import Sample
@@ -85,7 +85,8 @@ def decode_png(data: bytes, where: str, grayscale: bool = False) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as image:
             array = np.asarray(image)
     except (OSError, ValueError) as error:
-        raise PredictionError(f"cannot decode PNG: {error}", where=where, hint="write 8-bit PNG masks") from error
+        raise PredictionError(f"cannot decode PNG: {image_error(error)}", where=where,
+                              hint="write 8-bit PNG masks") from error
     return array.max(axis=2) if array.ndim == 3 else array
 
 

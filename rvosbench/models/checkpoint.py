@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from rvosbench.core.atomic import atomic_torch_save
-from rvosbench.core.errors import CheckpointError
+from rvosbench.core.errors import CheckpointError, first_line
 
 SHOWN = 3  # keys named per problem kind in the one-line report
 #: the only non-builtin classes ``weights_only`` loading accepts beyond torch's defaults: ReferFormer's
@@ -87,12 +87,35 @@ def load_state_dict_into(module: nn.Module, state: Mapping[str, torch.Tensor], s
     module.load_state_dict({k: v for k, v in state.items()}, strict=False)
 
 
+def _not_a_checkpoint(path: Path) -> str | None:
+    """Why ``path`` cannot be a torch checkpoint, judged from its first bytes, or None when it may be one.
+
+    ``torch.save`` writes a zip archive (``PK``), older versions a pickle (``0x80``); anything else would
+    make ``torch.load`` fail with a misleading message ("pickled objects", ``KeyError: 101``).
+    """
+    size = path.stat().st_size
+    if size == 0:
+        return "the file is empty (0 bytes): it was not written completely"
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        return None
+    text = head.decode("ascii", errors="replace")
+    if all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+        return f"not a PyTorch checkpoint: it is text (starting {text.splitlines()[0][:12]!r})"
+    return f"not a PyTorch checkpoint ({size} bytes starting {head[:4].hex(' ')}; torch.save writes a zip archive)"
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint file safely; returns the dict (``{'model': state, ...}`` or a bare state dict)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}",
                               hint="train it first (rvosbench run ...) or fill in card.checkpoint.path")
+    problem = _not_a_checkpoint(path)
+    if problem is not None:
+        raise CheckpointError(problem, where=str(path), hint="point to the .pt file torch.save wrote; re-download "
+                              "or re-train it")
     try:
         with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
             data = torch.load(path, map_location="cpu", weights_only=True)
@@ -101,7 +124,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
                               where=str(path), hint="load only checkpoints of plain tensors; re-save the state dict "
                               "with torch.save(model.state_dict()) where you trust the file") from error
     except Exception as error:  # truncated or not a torch file at all
-        raise CheckpointError(f"cannot read checkpoint ({type(error).__name__}: {str(error).splitlines()[0]})",
+        raise CheckpointError(f"cannot read checkpoint ({type(error).__name__}: {first_line(error)})",
                               where=str(path), hint="the file is truncated or not a torch checkpoint; "
                               "re-download or re-train it") from error
     if not isinstance(data, Mapping):

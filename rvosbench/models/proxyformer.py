@@ -73,18 +73,21 @@ Choices where the paper is silent (paper.md's [INF] notes), and why:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 from torch import nn
 
 from rvosbench.core.errors import ConfigError
 from rvosbench.core.registry import MODELS
+from rvosbench.core.schema import derive_schema
 from rvosbench.models.heads import MaskDecoder, QueryHeads, TokenLocator
 from rvosbench.models.layers import (MLP, FeedForward, LevelTokens, ResidualAttention, sine_encoding_1d,
                                      temporal_encoding, text_projection, tokens_to_maps)
-from rvosbench.models.query_model import QueryRVOSModel
+from rvosbench.models.criterion import LossConfig
+from rvosbench.models.query_model import LossRules, QueryModelRules, QueryRVOSModel
 
 ATTENTION_MODES = ("decoupled", "coupled", "coupled_pair")
 
@@ -317,6 +320,20 @@ class JointSemanticConsistency(nn.Module):
         return 0.5 * (F.cross_entropy(proxy_to_joint, target) + F.cross_entropy(joint_to_proxy, positives))
 
 
+class ProxyFormerLossRules(LossRules):
+    """``model.loss`` of ProxyFormer: the set-loss weights plus JSC's weight and temperature."""
+
+    jsc_weight: NonNegativeFloat = None  # type: ignore[assignment]  (absent: the constructor's default)
+    jsc_temperature: PositiveFloat = None  # type: ignore[assignment]
+
+
+class ProxyFormerRules(QueryModelRules):
+    """ProxyFormer's keys on top of the query models' checks."""
+
+    field_types = {"num_stages": PositiveInt, "num_proxies": PositiveInt, "attention": Literal[ATTENTION_MODES],
+                   "loss": derive_schema(LossConfig, ProxyFormerLossRules, name="ProxyFormerLoss") | None}
+
+
 @MODELS.register_module("proxyformer")
 class ProxyFormer(QueryRVOSModel):
     """ProxyFormer: proxy queries propagated through decoupled spatio-temporal CMIE stages, with JSC.
@@ -343,6 +360,8 @@ class ProxyFormer(QueryRVOSModel):
     Besides the contract's outputs, ``forward`` returns ``stage_inputs`` (the proxies each stage read,
     for inspecting propagation) and, when training with JSC, ``jsc_inputs`` for ``loss``.
     """
+
+    config_rules = ProxyFormerRules
 
     def __init__(self, backbone: dict | None = None, text_encoder: dict | None = None, hidden_dim: int = 256,
                  num_heads: int = 8, num_stages: int = 4, num_proxies: int = 5, mask_dim: int = 8,

@@ -11,21 +11,73 @@ is written once in :class:`QueryRVOSModel` so that comparisons between them are 
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+
 from rvosbench.core.errors import ConfigError
-from rvosbench.core.registry import BACKBONES
+from rvosbench.core.registry import BACKBONES, TEXT_ENCODERS
+from rvosbench.core.schema import BuiltBy, ModelConfig, RuleViolation, Section, derive_schema
 from rvosbench.core.types import Prediction
 from rvosbench.models.base import RVOSModel
-from rvosbench.models.criterion import SetCriterion
+from rvosbench.models.criterion import LossConfig, SetCriterion
 from rvosbench.models.text_encoders import TextFeatures, build_text_encoder
 
 DEFAULT_BACKBONE = {"type": "timm", "name": "tf_efficientnet_lite0", "out_indices": [1, 2, 3, 4],
                     "pretrained": "package", "frozen": True}
+
+
+class LossRules(Section):
+    """Loss weights are numbers >= 0 (a negative weight would reward the error it measures)."""
+
+    @model_validator(mode="after")
+    def _non_negative(self) -> LossRules:
+        for name, value in self:
+            if isinstance(value, (int, float)) and value < 0:
+                raise RuleViolation(f"loss weight {name} is {value}; weights must be >= 0 (0 turns a term off)",
+                                    [name])
+        return self
+
+
+#: ``model.loss`` of the query models: :class:`~rvosbench.models.criterion.LossConfig`'s weights
+LossWeights = derive_schema(LossConfig, LossRules, name="LossWeights")
+
+
+class AttentionModelRules(ModelConfig):
+    """Checks of a transformer model's keys at plan time: sizes are positive and every attention head gets
+    a whole share of the width (``nn.MultiheadAttention`` asserts it, which would otherwise stop a run
+    after other cells had trained). Keys the constructor lacks are ignored."""
+
+    field_types = {
+        "hidden_dim": PositiveInt, "num_heads": PositiveInt, "num_queries": PositiveInt, "mask_dim": PositiveInt,
+        "fine_dim": PositiveInt | None, "enc_layers": NonNegativeInt, "dec_layers": PositiveInt,
+        "ffn_dim": NonNegativeInt, "points": PositiveInt, "encoded_levels": PositiveInt,
+        "dynamic_layers": PositiveInt, "dynamic_channels": PositiveInt,
+        "dropout": Annotated[float, Field(ge=0.0, lt=1.0)], "loss": LossWeights | None,
+    }
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> AttentionModelRules:
+        width, heads = getattr(self, "hidden_dim", None), getattr(self, "num_heads", None)
+        if isinstance(width, int) and isinstance(heads, int) and heads > 0 and width % heads:
+            fitting = [h for h in range(1, width + 1) if width % h == 0 and abs(h - heads) <= max(heads, 2)]
+            raise RuleViolation(f"hidden_dim {width} is not divisible by num_heads {heads} (each attention head "
+                                f"takes hidden_dim / num_heads channels); num_heads could be "
+                                f"{' or '.join(map(str, fitting[-3:]))}", ["num_heads", "hidden_dim"])
+        return self
+
+
+class QueryModelRules(AttentionModelRules):
+    """:class:`AttentionModelRules`, and the encoders' configs checked against their registries' classes."""
+
+    field_types = {
+        "backbone": Annotated[dict[str, Any] | None, BuiltBy(BACKBONES)],
+        "text_encoder": Annotated[dict[str, Any] | None, BuiltBy(TEXT_ENCODERS)],
+    }
 
 
 class QueryRVOSModel(RVOSModel):
@@ -40,7 +92,11 @@ class QueryRVOSModel(RVOSModel):
         text_encoder: ``TEXT_ENCODERS`` config (default: frozen packaged MiniLM).
         loss: loss weights (see :class:`rvosbench.models.criterion.LossConfig`); subclasses may take
             more keys out of it first.
+
+    Config keys are checked before any work by :class:`QueryModelRules` (``config_rules``).
     """
+
+    config_rules = QueryModelRules
 
     def __init__(self, backbone: dict | None = None, text_encoder: dict | None = None,
                  loss: dict | None = None):

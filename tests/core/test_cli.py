@@ -32,7 +32,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks/tb.yaml").write_text("type: cli_test_bench\nroot: x\nsplit: test\n")
     (tmp_path / "study.yaml").write_text(
-        "name: clitest\nplugins: [plugin.py]\nmodel: {card: net}\nbenchmarks: [tb/test]\n"
+        "name: clitest\nplugins: [plugin.py]\nmodel: {card: net}\ntrain: {benchmark: tb/test}\nbenchmarks: [tb/test]\n"
         "variants:\n  base: {}\n  small: {model: {type: cli_test_net.small}}\n"
     )
     return tmp_path

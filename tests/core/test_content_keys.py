@@ -3,7 +3,8 @@
 Card sections enter a cell's key as written (``core.plan.config_key`` hashes the resolved model, the
 card without its file path, train/eval and the seed); options with defaults, such as ``input.resample``,
 are not filled in before hashing, so a card that does not set a new option keeps its key. The pins below
-were computed on main before ``input.resample`` existed (27d4986). If one fails because you changed a
+are main's keys at 3c76388 (they changed after 27d4986 with synth_cpu's val_every/val_benchmark), which
+this branch's ``input.resample`` and ``eval.clips`` leave unchanged. If one fails because you changed a
 study or a card on purpose, that cell is retrained or re-evaluated: update the pin and say so.
 """
 from __future__ import annotations
@@ -14,10 +15,10 @@ from rvosbench.core.locate import REPO_ROOT
 from rvosbench.core.plan import load_plan
 
 PINNED = {  # study: {cell id: content key}
-    "jsc": {"proxyformer-s0": "bf9793a15d818b2d", "proxyformer-s0--synth-test": "f3747fc5c350d98f",
-            "proxyformer.no_jsc-s0": "8068233d67f8fd04"},
-    "rivals": {"referformer-s0": "f07cbbc51dae9c22", "mttr-s0": "3dd04ab33c58688b",
-               "mttr-s0--synth-test": "23015f8f7c8662ef"},
+    "jsc": {"proxyformer-s0": "297405abe19bf318", "proxyformer-s0--synth-test": "4845c3624d950165",
+            "proxyformer.no_jsc-s0": "78923d34417dfbd7"},
+    "rivals": {"referformer-s0": "8cf755fb7fb1ba99", "mttr-s0": "af2e8cb2e2ec4932",
+               "mttr-s0--synth-test": "3ff085776dbdc5bb"},
 }
 
 

@@ -98,7 +98,7 @@ def test_only_filters_cells(project: Path) -> None:
     ("variants: {a: {}}\nbenchmarks: [toy/test]\nmodel: {card: tiyn}\n", "no model named 'tiyn'"),
     ("variants: {a: {}}\nbenchmarks: [toyy/test]\nmodel: {card: tiny}\n", "no benchmark named 'toyy'"),
     ("variants: {a: {}}\nbenchmarks: [toy/test]\nmodel: {hidden: 3}\n", "has no 'type'"),
-    ("variants: {a: {}}\nbenchmarks: [toy/test]\nmodel: {card: tiny}\nseeds: [a]\n", "'seeds' must be"),
+    ("variants: {a: {}}\nbenchmarks: [toy/test]\nmodel: {card: tiny}\nseeds: [a]\n", "seeds.0 must be a whole number"),
 ])
 def test_study_errors(project: Path, text: str, message: str) -> None:
     path = write(project / "ablations/bad.yaml", text)

@@ -74,8 +74,8 @@ def test_consecutive_windows_stay_the_default():
 
 
 @pytest.mark.parametrize("section, message", [
-    ({"clips": "centred", "window": None}, "needs window"),
-    ({"clips": "middle"}, "clips must be one of consecutive, centred"),
+    ({"clips": "centred", "window": None}, "centred needs a window"),
+    ({"clips": "middle"}, "consecutive, centred"),
 ])
 def test_bad_clip_settings_are_refused(section, message):
     with pytest.raises(ConfigError, match=message):

@@ -175,7 +175,7 @@ def test_reports_go_next_to_the_store_and_errors_point_to_store(tiny, tmp_path, 
 
 def test_inference_only_models_have_no_training_and_are_not_called_trained(tmp_path, capsys) -> None:
     study = write_study(tmp_path)
-    study.write_text(study.read_text().replace("  wide: {model: {hidden: 8}}", "  fixed: {train: {steps: 0}}"))
+    study.write_text(study.read_text().replace("  wide: {model: {hidden: 8}}", "  fixed: {train: {steps: 0, evaluate_untrained: true}}"))
     assert run(study, tmp_path / "runs", "--no-report") == 0
     out = capsys.readouterr().out
     assert "[inference] fixed-s0: 0 optimiser steps, evaluated with the weights as built" in out
@@ -263,7 +263,7 @@ def test_predict_checks_the_checkpoint_sha256(tiny, tmp_path, capsys) -> None:
     card = tmp_path / "models/engine_toy.yaml"  # a copy: the fixture's card stays as it is
     card.parent.mkdir()
     card.write_text((study.parent / "models/engine_toy.yaml").read_text().replace("card:\n", f"card:\n  checkpoint: {{path: {trained / 'last.pt'}, "
-                                                        "sha256: deadbeef}\n", 1))
+                                                        f"sha256: {'de' * 32}}}\n", 1))
     assert main([*args[:1], str(card), *args[2:]]) == 2  # the card's own checkpoint, against its sha256
     assert "differs from the card's checkpoint.sha256" in capsys.readouterr().err
 

@@ -1,8 +1,8 @@
 """Print the user-error table of docs/reliability.md from real runs of the hardening cases.
 
 Usage: ``.venv/bin/python tests/hardening/render_reliability.py`` prints one Markdown row per case with
-the exact line a user sees (temporary folders shown as ``<dir>``). test_user_errors.py checks that the
-document lists every case.
+the exact line a user sees (temporary folders shown as ``<dir>``) and the test that runs it.
+test_user_errors.py checks that the document lists every case and that every test it names exists.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from rvosbench.cli.main import main  # noqa: E402
 
 def message(setup) -> str:
     with tempfile.TemporaryDirectory() as tmp:
+        tmp = str(Path(tmp).resolve())
         err = io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             argv, _ = setup(Path(tmp))
@@ -33,7 +34,9 @@ def message(setup) -> str:
 
 
 if __name__ == "__main__":
-    print("| case | what the user did | what they see |")
-    print("| --- | --- | --- |")
-    for case_id, title, setup in CASES:
-        print(f"| `{case_id}` | {title} | `{message(setup)}` |")
+    print("| case | issue 18 | what the user did | what they see | test |")
+    print("| --- | --- | --- | --- | --- |")
+    for case in CASES:
+        test = f"`tests/hardening/test_user_errors.py::test_case[{case.id}]`"
+        print(f"| `{case.id}` | {case.issue or '–'} | {case.title.replace('|', chr(92) + '|')} | "
+              f"`{message(case.setup)}` | {test} |")

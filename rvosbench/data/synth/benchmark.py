@@ -1,18 +1,39 @@
 """The registered ``synth`` benchmark: generate on first use, then read the cache like Ref-YouTube-VOS."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field, NonNegativeInt, model_validator
 
 from rvosbench.core.errors import ConfigError
 from rvosbench.core.registry import BENCHMARKS
+from rvosbench.core.schema import BenchmarkConfig, RuleViolation, Seed
 from rvosbench.core.types import Sample
 from rvosbench.data.io import read_label_map
 from rvosbench.data.synth.generate import SPLITS, SynthConfig, default_cache_root, ensure_dataset
 from rvosbench.data.synth.reading import time_blind_masks
+from rvosbench.data.synth.vocab import EXPRESSION_TYPES
 from rvosbench.data.ytvos import YouTubeVOSLayout
+
+
+class SynthRules(BenchmarkConfig):
+    """synth's keys at plan time: :class:`SynthConfig`'s fields (typed by its annotations; the expression
+    types and splits named), then its own checks (frame size, frame range, families, splits)."""
+
+    options_from = SynthConfig
+    field_types = {"families": Annotated[list[Literal[EXPRESSION_TYPES]], Field(min_length=1)],
+                   "videos": dict[Literal[SPLITS], NonNegativeInt], "seed": Seed}
+
+    @model_validator(mode="after")
+    def _generator_accepts(self) -> SynthRules:
+        try:
+            SynthConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SynthConfig)})
+        except ConfigError as error:
+            raise RuleViolation(error.what, (error.where or "").split("/"), error.hint) from None
+        return self
 
 
 @BENCHMARKS.register_module("synth")
@@ -27,6 +48,7 @@ class SynthBenchmark(YouTubeVOSLayout):
 
     name = "synth"
     splits = SPLITS
+    config_rules = SynthRules
     has_ground_truth = {split: True for split in SPLITS}
 
     def __init__(self, root: str | Path | None = None, split: str = "test", decoder: str = "cv2",

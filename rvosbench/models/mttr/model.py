@@ -48,6 +48,7 @@ from rvosbench.models.layers import MLP
 from rvosbench.models.mttr.postprocessing import postprocess
 from rvosbench.models.mttr.spatial_decoder import FPNSpatialDecoder
 from rvosbench.models.mttr.transformer import MultimodalTransformer
+from rvosbench.models.query_model import AttentionModelRules
 
 #: The paper's backbone (configs/*.yaml: swin-t; models/backbone.py: drop_path_rate 0.1, stage 4 dropped).
 VIDEO_SWIN_T = {"type": "video_swin", "size": "t", "num_stages": 3, "drop_path_rate": 0.1}
@@ -73,6 +74,8 @@ class MTTR(RVOSModel):
             dropout 0.1, mask_dim [mask_kernels_dim] 8, aux_loss: losses on every decoder layer.
         loss: weights of the shared set criterion (:class:`rvosbench.models.criterion.LossConfig`).
     """
+
+    config_rules = AttentionModelRules  # keys checked before any work (sizes, hidden_dim % num_heads)
 
     def __init__(self, backbone: dict | None = None, text_encoder: dict | None = None, hidden_dim: int = 256,
                  num_heads: int = 8, num_queries: int = 50, enc_layers: int = 3, dec_layers: int = 3,
