@@ -84,6 +84,45 @@ def per_video(records: pd.DataFrame | Iterable[Mapping[str, Any]], column: str) 
     return by_seed.groupby(level="video_id").mean()
 
 
+def per_seed_video(records: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Seed × video table of scores (mean over each video's expressions within a seed)."""
+    frame = records.assign(seed=records["seed"] if "seed" in records.columns else 0)
+    values = frame[["seed", "video_id", column]].dropna()
+    return values.groupby(["seed", "video_id"], sort=True)[column].mean().unstack("video_id")
+
+
+def seed_video_delta_ci(variant: pd.DataFrame, baseline: pd.DataFrame, level: float = CONFIDENCE,
+                        n_boot: int = N_RESAMPLES, seed: int = SEED) -> tuple[float, float]:
+    """CI of the mean difference ``variant − baseline`` when the training seeds vary as well as the videos.
+
+    Why: :func:`per_video` averages seeds before :func:`compare` resamples videos, so that interval holds
+    for these trainings only. On synth the seed-to-seed spread can exceed an effect (one run learns
+    relation expressions, another does not), and a claim about a variant is a claim about its runs.
+    Each replicate resamples the videos (the same ones for both: paired) and, independently per side,
+    the seeds (a training run is the unit of seed noise; runs of two variants are not paired even with
+    one seed number, since their initial weights differ where their modules do), then takes the
+    difference of the two resampled seed × video means. Percentile interval: with three seeds a side
+    the seed level has few distinct resamples, so BCa's corrections are not defined. Inputs are
+    :func:`per_seed_video` tables; only videos scored under every seed of both sides count.
+    """
+    videos = [v for v in variant.columns.intersection(baseline.columns)
+              if not variant[v].isna().any() and not baseline[v].isna().any()]
+    if not videos:
+        return float("nan"), float("nan")
+    a, b = variant[videos].to_numpy(dtype=float), baseline[videos].to_numpy(dtype=float)
+    rng = np.random.default_rng(seed)
+    n_videos = len(videos)
+    counts = np.stack([np.bincount(rng.integers(0, n_videos, n_videos), minlength=n_videos)
+                       for _ in range(int(n_boot))]).astype(float) / n_videos   # video weights per replicate
+    deltas = []
+    for table, sign in ((a, 1.0), (b, -1.0)):
+        per_seed = counts @ table.T                                             # replicate × seed: mean over drawn videos
+        draws = rng.integers(0, table.shape[0], (int(n_boot), table.shape[0]))
+        deltas.append(sign * np.take_along_axis(per_seed, draws, axis=1).mean(axis=1))
+    low, high = np.percentile(deltas[0] + deltas[1], [50 * (1 - level), 50 * (1 + level)])
+    return float(low), float(high)
+
+
 def align(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Two per-video series on the videos both have, sorted by id (what a paired comparison needs)."""
     videos = sorted(a.index.intersection(b.index))

@@ -7,8 +7,10 @@ that lack it (``without``: the ablation and any control) and the expression tags
 show. For each (variant, tag) the unit is the video, as everywhere in the reports
 (:mod:`rvosbench.core.stats`): a video's score is the mean of its expressions of that tag, then the
 mean over seeds; Δ = without − with on the videos both have; the CI is the bootstrap interval of the
-mean of the per-video Δ and p the Wilcoxon signed-rank test on them. ``per seed`` gives the tag's
-mean per seed (its spread is the seed noise the interval does not contain).
+mean of the per-video Δ and p the Wilcoxon signed-rank test on them. Both hold for these trainings
+only; ``95% CI, seeds too`` (:func:`rvosbench.core.stats.seed_video_delta_ci`) resamples the training
+runs as well, and is the interval a claim about the variants is judged by. ``per seed`` gives the tag's
+mean per seed.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import pandas as pd
 import yaml
 
 from rvosbench.core.errors import ConfigError
-from rvosbench.core.stats import compare, per_video
+from rvosbench.core.stats import compare, per_seed_video, per_video, seed_video_delta_ci
 from rvosbench.report.store import Study
 
 METRIC = "J&F"
@@ -75,6 +77,7 @@ def claim_rows(study: Study, claim: dict[str, Any], references: pd.DataFrame,
                    "base": base_videos.loc[common].mean(), "ablated": videos.loc[common].mean(),
                    "delta": (videos.loc[common] - base_videos.loc[common]).mean(),
                    "delta_low": result.delta_ci[0], "delta_high": result.delta_ci[1], "p": result.p_value,
+                   "runs_ci": seed_video_delta_ci(per_seed_video(part, METRIC), per_seed_video(base_part, METRIC)),
                    "base_seeds": base_part.groupby("seed")[METRIC].mean().tolist(),
                    "ablated_seeds": part.groupby("seed")[METRIC].mean().tolist()}
             for name in reference_names:
@@ -100,7 +103,7 @@ def claim_markdown(study: Study, claim: dict[str, Any], references: pd.DataFrame
     if table.empty:
         return "\n".join(lines + ["(no stored cells for these variants)", ""])
     header = ["tag", "videos", f"{claim['with']} (per seed)", "variant (per seed)", "Δ ×100 [95% CI]", "p",
-              *reference_names]
+              "95% CI, seeds too", *reference_names]
     for variant, group in table.groupby("variant", sort=False):
         lines += [f"`{variant}` against `{claim['with']}`:", "", "| " + " | ".join(header) + " |",
                   "|" + " --- |" * len(header)]
@@ -109,7 +112,8 @@ def claim_markdown(study: Study, claim: dict[str, Any], references: pd.DataFrame
             delta = f"{100 * r.delta:+.1f} [{100 * r.delta_low:+.1f}, {100 * r.delta_high:+.1f}]"
             cells = [r.tag, str(r.videos), f"{_pct(r.base)} ({_seeds(r.base_seeds)})",
                      f"{_pct(r.ablated)} ({_seeds(r.ablated_seeds)})", f"**{delta}**" if significant else delta,
-                     f"{r.p:.3g}", *[_pct(getattr(r, name)) for name in reference_names]]
+                     f"{r.p:.3g}", f"[{100 * r.runs_ci[0]:+.1f}, {100 * r.runs_ci[1]:+.1f}]",
+                     *[_pct(getattr(r, name)) for name in reference_names]]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -146,7 +150,9 @@ def claims_markdown(study: Study, claims: list[dict[str, Any]],
     intro = (f"Study `{study.name}` ({study.path}); {METRIC} ×100 per expression tag. Δ = variant − "
              f"the variant with the factor, per video (mean over its expressions, then over seeds); 95% CI: "
              f"bootstrap over videos; p: paired Wilcoxon signed-rank over videos (bold: p < 0.05); per seed: "
-             f"the mean over the tag's expressions for each seed. The last columns are reference predictors: "
+             f"the mean over the tag's expressions for each seed; 95% CI, seeds too: the bootstrap interval when "
+             f"the training runs are resampled as well as the videos (the seed-to-seed spread included: a claim "
+             f"about a variant is a claim about its runs). The last columns are reference predictors: "
              f"{', '.join(names) or 'none stored'} (docs/benchmarks.md).")
     tags = list(dict.fromkeys(tag for claim in claims for tag in claim["tags"]))
     return "\n".join([intro, ""] + [claim_markdown(study, claim, references, names) for claim in claims]

@@ -44,3 +44,31 @@ def test_align_by_video_averages_per_video_and_keeps_common_videos():
     a, b, videos = align(per_video(ra, "J&F"), per_video(rb, "J&F"))
     assert videos == ["v1", "v2"]
     assert a == pytest.approx([0.3, 1.0]) and b == pytest.approx([0.1, 0.5])
+
+
+def test_seed_video_interval_widens_when_the_seeds_disagree():
+    """Two of three runs of the variant learn a type and one does not: the video-only interval (seeds
+    averaged first) excludes 0, the interval that resamples seeds too does not; with runs that agree,
+    both intervals exclude 0."""
+    import pandas as pd
+
+    from rvosbench.core.stats import bootstrap_ci, per_seed_video, seed_video_delta_ci
+
+    rng = np.random.default_rng(1)
+    videos = [f"v{i}" for i in range(40)]
+
+    def table(run_means):
+        rows = [{"seed": s, "video_id": v, "J&F": m + 0.02 * rng.standard_normal()}
+                for s, m in enumerate(run_means) for v in videos]
+        return per_seed_video(pd.DataFrame(rows), "J&F")
+
+    base = table([0.60, 0.60, 0.60])
+    split = table([0.95, 0.95, 0.45])          # the runs disagree
+    agree = table([0.70, 0.71, 0.69])
+    video_only = bootstrap_ci((split.mean() - base.mean()).to_numpy())
+    assert video_only[0] > 0
+    low, high = seed_video_delta_ci(split, base, n_boot=2000)
+    assert low < 0 < high and high - low > 5 * (video_only[1] - video_only[0])
+    low, high = seed_video_delta_ci(agree, base, n_boot=2000)
+    assert 0.05 < low < 0.1 < high < 0.15
+    assert seed_video_delta_ci(agree, base, n_boot=500) == seed_video_delta_ci(agree, base, n_boot=500)

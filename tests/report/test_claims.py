@@ -63,7 +63,10 @@ def test_claims_command_prints_markdown(with_references, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "### JSC helps" in text and "`no_jsc` against `proxyformer`" in text and "| colour_word |" in text
     assert out.read_text().strip() == text.strip()
-    assert np.isfinite(float(text.split("| all | 8 |")[1].split("|")[4].strip()))  # the p column
+    base, variant, delta, p, runs_ci, colour_word = text.split("| all | 8 |")[1].split("|")[:6]
+    assert np.isfinite(float(p)) and np.isfinite(float(colour_word))
+    low, high = (float(x) for x in runs_ci.strip().strip("[]").split(","))
+    assert low <= float(delta.split("[")[0].strip("* ")) <= high  # the mean Δ lies inside the runs' interval
 
 
 def test_a_claim_without_its_keys_is_a_config_error(tmp_path):
