@@ -27,7 +27,8 @@ def test_leaderboard_command_prints_every_model(store, tmp_path, capsys):
     (["report", "nowhere"], "nowhere: study folder not found"),
     (["leaderboard", "--store", "nowhere"], "nowhere/index.jsonl: no results index"),
 ])
-def test_user_errors_are_one_line(argv, message, capsys):
+def test_user_errors_are_one_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a runs/ left by `make run` in the checkout would be the default store
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
