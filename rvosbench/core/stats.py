@@ -78,10 +78,7 @@ def per_video(records: pd.DataFrame | Iterable[Mapping[str, Any]], column: str) 
     frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
     if frame.empty or column not in frame.columns:
         return pd.Series(dtype=float, name=column)
-    frame = frame.assign(seed=frame["seed"] if "seed" in frame.columns else 0)
-    values = frame[["seed", "video_id", column]].dropna()
-    by_seed = values.groupby(["seed", "video_id"], sort=True)[column].mean()
-    return by_seed.groupby(level="video_id").mean()
+    return per_seed_video(frame, column).mean(axis=0).rename(column)  # NaN: a seed without that video
 
 
 def per_seed_video(records: pd.DataFrame, column: str) -> pd.DataFrame:
